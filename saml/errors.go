@@ -1,0 +1,98 @@
+package saml
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Every refusal of the validator wraps exactly one of them, so
+// callers (and the conformance kit) can tell refusals apart with errors.Is.
+var (
+	ErrMalformed           = errors.New("saml: malformed message")
+	ErrTooLarge            = errors.New("saml: message too large")
+	ErrUnexpectedRoot      = errors.New("saml: unexpected document element")
+	ErrVersion             = errors.New("saml: unsupported SAML version")
+	ErrSignatureMissing    = errors.New("saml: required signature missing")
+	ErrSignatureInvalid    = errors.New("saml: signature invalid")
+	ErrUntrustedKey        = errors.New("saml: signed by an untrusted key")
+	ErrAlgorithm           = errors.New("saml: algorithm not allowed")
+	ErrWrapped             = errors.New("saml: signature does not cover the consumed element")
+	ErrInResponseTo        = errors.New("saml: InResponseTo does not match a pending request")
+	ErrRelayState          = errors.New("saml: RelayState does not match the request")
+	ErrDestination         = errors.New("saml: wrong Destination")
+	ErrRecipient           = errors.New("saml: wrong Recipient")
+	ErrAudience            = errors.New("saml: wrong Audience")
+	ErrIssuer              = errors.New("saml: unexpected Issuer")
+	ErrExpired             = errors.New("saml: message expired")
+	ErrNotYetValid         = errors.New("saml: message not yet valid")
+	ErrAssertionCount      = errors.New("saml: response must carry exactly one assertion")
+	ErrSubjectConfirmation = errors.New("saml: no valid bearer subject confirmation")
+	ErrLoA                 = errors.New("saml: level of assurance below the requested one")
+	ErrReplay              = errors.New("saml: assertion already used")
+	ErrDecryption          = errors.New("saml: cannot decrypt assertion")
+	ErrMissingElement      = errors.New("saml: required element missing")
+
+	// Status outcomes, matched by StatusError.Is.
+	ErrStatus         = errors.New("saml: gateway returned an error status")
+	ErrUserCancelled  = errors.New("saml: the citizen cancelled")
+	ErrAuthnFailed    = errors.New("saml: authentication failed")
+	ErrNoPassive      = errors.New("saml: passive authentication not possible")
+	ErrRequestDenied  = errors.New("saml: request denied")
+	ErrNoAuthnContext = errors.New("saml: requested level of assurance cannot be met")
+)
+
+// StatusError is a non-success Status from the gateway. It matches ErrStatus and,
+// depending on its codes, one of ErrUserCancelled, ErrAuthnFailed, ErrNoPassive,
+// ErrRequestDenied or ErrNoAuthnContext.
+type StatusError struct {
+	// Code is the top-level status code; it may be empty or unusual, as some real
+	// gateway failures carry no usable top-level code.
+	Code string
+	// SubCode is the second-level status code, if any.
+	SubCode string
+	// Message is the free-text StatusMessage.
+	Message string
+}
+
+func (e *StatusError) Error() string {
+	s := "saml: gateway status " + short(e.Code)
+	if e.SubCode != "" {
+		s += "/" + short(e.SubCode)
+	}
+	if e.Message != "" {
+		s += fmt.Sprintf(": %q", e.Message)
+	}
+	return s
+}
+
+// Is lets errors.Is match the status against the sentinel outcomes. A user cancel
+// is reported by the gateway as Requester/RequestDenied, so it matches both
+// ErrUserCancelled and ErrRequestDenied.
+func (e *StatusError) Is(target error) bool {
+	switch target {
+	case ErrStatus:
+		return true
+	case ErrUserCancelled:
+		return e.Code == StatusRequester && e.SubCode == StatusRequestDenied
+	case ErrRequestDenied:
+		return e.SubCode == StatusRequestDenied
+	case ErrAuthnFailed:
+		return e.SubCode == StatusAuthnFailed
+	case ErrNoPassive:
+		return e.SubCode == StatusNoPassive
+	case ErrNoAuthnContext:
+		return e.SubCode == StatusNoAuthnContext
+	}
+	return false
+}
+
+func short(code string) string {
+	const p = "urn:oasis:names:tc:SAML:2.0:status:"
+	if len(code) > len(p) && code[:len(p)] == p {
+		return code[len(p):]
+	}
+	if code == "" {
+		return "(none)"
+	}
+	return code
+}
