@@ -1,0 +1,108 @@
+package saml
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"net/http"
+	"unicode/utf8"
+)
+
+// MaxRelayState is the longest RelayState the gateway accepts, in bytes.
+const MaxRelayState = 80
+
+// Form field names of the gateway's POST binding.
+const (
+	FieldSAMLRequest    = "SAMLRequest"
+	FieldSAMLResponse   = "SAMLResponse"
+	FieldRelayState     = "RelayState"
+	FieldLogoutRequest  = "logoutRequest"
+	FieldLogoutResponse = "logoutResponse"
+)
+
+// CheckRelayState enforces the gateway's rules: not empty, at most 80 bytes,
+// valid UTF-8 without control characters.
+func CheckRelayState(s string) error {
+	if s == "" || len(s) > MaxRelayState || !utf8.ValidString(s) {
+		return errors.New("saml: RelayState must be 1 to 80 bytes of UTF-8")
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return errors.New("saml: RelayState has control characters")
+		}
+	}
+	return nil
+}
+
+var postForm = template.Must(template.New("post").Parse(`<!DOCTYPE html>
+<html lang="es"><head><meta charset="utf-8"><meta name="robots" content="noindex">
+<title>Cl@ve</title></head>
+<body>
+<form method="post" action="{{.Action}}" id="saml-post">
+<input type="hidden" name="{{.Field}}" value="{{.Value}}">
+{{- if .RelayState}}
+<input type="hidden" name="RelayState" value="{{.RelayState}}">
+{{- end}}
+<noscript><p>Pulse el botón para continuar. / Press the button to continue.</p></noscript>
+<button type="submit">Continuar / Continue</button>
+</form>
+<script>document.getElementById("saml-post").submit();</script>
+</body></html>
+`))
+
+// PostForm is an auto-submitting HTML form of the HTTP-POST binding.
+type PostForm struct {
+	// Action is the URL the browser posts to.
+	Action string
+	// Field is the form field of the message: SAMLRequest, SAMLResponse,
+	// logoutRequest or logoutResponse.
+	Field string
+	// Message is the XML; it is sent base64-encoded, never deflated.
+	Message []byte
+	// RelayState travels beside the message; empty omits it.
+	RelayState string
+}
+
+// Write renders the form. Everything is escaped by html/template; the form also
+// works without JavaScript through its visible button.
+func (f PostForm) Write(w io.Writer) error {
+	if f.Action == "" || f.Field == "" || len(f.Message) == 0 {
+		return errors.New("saml: form needs an action, a field and a message")
+	}
+	return postForm.Execute(w, struct{ Action, Field, Value, RelayState string }{
+		f.Action, f.Field, base64.StdEncoding.EncodeToString(f.Message), f.RelayState,
+	})
+}
+
+// ServeHTTP writes the form as a response that caches nothing.
+func (f PostForm) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame-Options", "DENY")
+	if err := f.Write(w); err != nil {
+		http.Error(w, "cannot build form", http.StatusInternalServerError)
+	}
+}
+
+// ReadPost reads field (and RelayState) from a POST form, bounding the body and
+// decoding the base64 message.
+func ReadPost(r *http.Request, field string, maxSize int) (msg []byte, relayState string, err error) {
+	if r.Method != http.MethodPost {
+		return nil, "", fmt.Errorf("%w: %s, not POST", ErrMalformed, r.Method)
+	}
+	if maxSize <= 0 {
+		maxSize = DefaultMaxMessageSize
+	}
+	r.Body = http.MaxBytesReader(nil, r.Body, int64(maxSize)*4/3+8192)
+	if err := r.ParseForm(); err != nil {
+		return nil, "", fmt.Errorf("%w: form: %v", ErrTooLarge, err)
+	}
+	msg, err = DecodeMessage(r.PostForm.Get(field), maxSize)
+	if err != nil {
+		return nil, "", err
+	}
+	return msg, r.PostForm.Get(FieldRelayState), nil
+}
