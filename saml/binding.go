@@ -98,7 +98,11 @@ func ReadPost(r *http.Request, field string, maxSize int) (msg []byte, relayStat
 	}
 	r.Body = http.MaxBytesReader(nil, r.Body, int64(maxSize)*4/3+8192)
 	if err := r.ParseForm(); err != nil {
-		return nil, "", fmt.Errorf("%w: form: %v", ErrTooLarge, err)
+		// Only an overflow of the bound is "too large"; a malformed body is not.
+		if tooBig := new(http.MaxBytesError); errors.As(err, &tooBig) {
+			return nil, "", fmt.Errorf("%w: form: %v", ErrTooLarge, err)
+		}
+		return nil, "", fmt.Errorf("%w: form: %v", ErrMalformed, err)
 	}
 	msg, err = DecodeMessage(r.PostForm.Get(field), maxSize)
 	if err != nil {

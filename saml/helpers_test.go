@@ -20,7 +20,7 @@ var (
 )
 
 var (
-	keysOnce                     sync.Once
+	keysOnce                            sync.Once
 	idpKeys, idpKeys2, spKeys, evilKeys *pki.KeyPair
 )
 

@@ -1,0 +1,263 @@
+// Package clave adds "log in with Cl@ve" to a Go web service.
+//
+// A Client signs eIDAS-flavoured SAML AuthnRequests for the Cl@ve gateway, posts
+// them through the browser, and validates the gateway's signed (optionally
+// encrypted) Response into a typed Identity. Every malformed, replayed, wrapped or
+// mis-addressed response is refused with an error that wraps one of the saml
+// package's sentinel errors (saml.ErrAudience, saml.ErrReplay, ...) or is a
+// *saml.StatusError.
+//
+// Login state travels in a sealed cookie (AES-GCM under a key derived from
+// Config.CookieSecret), so any number of replicas sharing the secret need no
+// shared store; only the replay cache must be shared in a cluster.
+//
+// A service typically mounts three handlers:
+//
+//	c, err := clave.New(cfg)
+//	mux.Handle("/clave/acs", c.ACSHandler())       // the ACS URL registered with the gateway
+//	mux.Handle("/clave/logout", c.LogoutHandler()) // starts Cl@ve logout
+//	mux.Handle("/", c.RequireLogin(app))           // anything that needs a citizen
+//
+// and reads the citizen with IdentityFromContext.
+package clave
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/clave-go/clave/internal/seal"
+	"github.com/clave-go/clave/saml"
+)
+
+// Environment selects the gateway a Client talks to.
+type Environment int
+
+const (
+	// Preproduction is the integration gateway. It is the zero value so that a
+	// forgotten setting never sends citizens' logins to production by accident.
+	Preproduction Environment = iota
+	// Production is the live gateway.
+	Production
+	// Custom uses Config.GatewayURL and Config.GatewayIssuer, e.g. the reference
+	// gateway of this module in tests.
+	Custom
+)
+
+// Config configures a Client. Fields marked required have no default.
+type Config struct {
+	// Environment picks the gateway endpoint and issuer.
+	Environment Environment
+	// GatewayURL and GatewayIssuer are required for Custom and override the
+	// environment's values otherwise.
+	GatewayURL, GatewayIssuer string
+	// GatewayCertificates supplies the certificates trusted to sign gateway
+	// messages (required). Use saml.StaticCertificates for a pinned set or a
+	// saml.CertificateFetcher to follow the gateway's published certificates
+	// through rollovers. Certificates inside messages are never trusted.
+	GatewayCertificates saml.CertificateSource
+
+	// SPID identifies the service ("<NIF>_<DIR3>"), ApplicationName the
+	// application; they form ProviderName="<SPID>;<ApplicationName>" (required).
+	SPID, ApplicationName string
+	// ACSURL is the absolute URL where the gateway posts responses, exactly as
+	// registered (required). It is also checked as Destination, Recipient and
+	// Audience of every response, and receives logout answers.
+	ACSURL string
+
+	// Key signs requests (required); Certificate is the one registered with the
+	// gateway for SPID.
+	Key         crypto.Signer
+	Certificate *x509.Certificate
+	// SignatureHash is crypto.SHA512 (default, as the gateway's kits) or
+	// crypto.SHA256.
+	SignatureHash crypto.Hash
+	// DecryptionKeys open encrypted assertions; by default Key, when it is RSA.
+	DecryptionKeys []*rsa.PrivateKey
+	// AllowCBC accepts AES-CBC encrypted assertions (no integrity of their own).
+	AllowCBC bool
+	// AllowSHA1 accepts SHA-1 signatures. Do not, unless a gateway forces you.
+	AllowSHA1 bool
+
+	// LoA is the default minimum level of assurance; default substantial.
+	LoA saml.LoA
+	// DisabledMethods are hidden from the gateway's chooser by default.
+	DisabledMethods []saml.Method
+	// Attributes are requested by default; nil means PersonIdentifier, given
+	// name, family name and first surname.
+	Attributes []saml.RequestedAttribute
+
+	// CookieSecret seals login and session cookies (at least 32 random bytes,
+	// the same on every replica). If empty, a random secret is made at New:
+	// logins then survive neither a restart nor a second replica.
+	CookieSecret []byte
+	// CookiePath scopes the cookies; default "/".
+	CookiePath string
+	// LoginTimeout bounds how long a started login may take; default 30 minutes.
+	LoginTimeout time.Duration
+	// SessionTTL is the lifetime of the session RequireLogin keeps; default 8 hours.
+	SessionTTL time.Duration
+
+	// ReplayCache remembers used assertions; default an in-memory cache, which
+	// is right for one replica only.
+	ReplayCache ReplayCache
+	// Skew is the tolerated clock difference with the gateway; default 60 s.
+	Skew time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// HTTPClient is used for any call the Client makes itself; default
+	// http.DefaultClient. (Fetching gateway certificates is configured on the
+	// saml.CertificateFetcher.)
+	HTTPClient *http.Client
+	// Logger receives security events (refused responses, replays) without
+	// personal data; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Client is the agency's side of Cl@ve. It is safe for concurrent use.
+type Client struct {
+	cfg        Config
+	dest       string
+	signer     *saml.Signer
+	validator  *saml.Validator
+	loginSeal  *seal.Sealer
+	sessSeal   *seal.Sealer
+	logoutSeal *seal.Sealer
+	replay     ReplayCache
+	secure     bool
+	log        *slog.Logger
+}
+
+// New checks cfg, fills in defaults and returns a Client.
+func New(cfg Config) (*Client, error) {
+	dest, issuer := cfg.GatewayURL, cfg.GatewayIssuer
+	switch cfg.Environment {
+	case Preproduction:
+		dest, issuer = orDefault(dest, saml.PreproductionURL), orDefault(issuer, saml.PreproductionIssuer)
+	case Production:
+		dest, issuer = orDefault(dest, saml.ProductionURL), orDefault(issuer, saml.ProductionIssuer)
+	case Custom:
+	default:
+		return nil, errors.New("clave: unknown environment")
+	}
+	if dest == "" || issuer == "" {
+		return nil, errors.New("clave: GatewayURL and GatewayIssuer are required")
+	}
+	if err := absoluteURL(dest); err != nil {
+		return nil, fmt.Errorf("clave: GatewayURL: %w", err)
+	}
+	if err := absoluteURL(cfg.ACSURL); err != nil {
+		return nil, fmt.Errorf("clave: ACSURL: %w", err)
+	}
+	switch {
+	case cfg.GatewayCertificates == nil:
+		return nil, errors.New("clave: GatewayCertificates is required")
+	case cfg.SPID == "" || cfg.ApplicationName == "":
+		return nil, errors.New("clave: SPID and ApplicationName are required")
+	case cfg.Key == nil:
+		return nil, errors.New("clave: Key is required")
+	}
+	if _, ok := cfg.Key.Public().(*rsa.PublicKey); !ok {
+		return nil, errors.New("clave: Key must be an RSA key")
+	}
+	if cfg.LoA == 0 {
+		cfg.LoA = saml.LoASubstantial
+	}
+	if !cfg.LoA.Valid() {
+		return nil, errors.New("clave: invalid LoA")
+	}
+	for _, m := range cfg.DisabledMethods {
+		if m.DisableAttribute() == "" {
+			return nil, fmt.Errorf("clave: unknown method %q", m)
+		}
+	}
+	if cfg.Attributes == nil {
+		cfg.Attributes = []saml.RequestedAttribute{saml.ReqPersonIdentifier, saml.ReqCurrentGivenName, saml.ReqCurrentFamilyName, saml.ReqFirstSurname}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = http.DefaultClient
+	}
+	if cfg.CookiePath == "" {
+		cfg.CookiePath = "/"
+	}
+	if cfg.LoginTimeout <= 0 {
+		cfg.LoginTimeout = 30 * time.Minute
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 8 * time.Hour
+	}
+	if cfg.ReplayCache == nil {
+		cfg.ReplayCache = NewMemoryReplayCache(0)
+	}
+	if len(cfg.CookieSecret) == 0 {
+		cfg.CookieSecret = make([]byte, 32)
+		if _, err := rand.Read(cfg.CookieSecret); err != nil {
+			return nil, err
+		}
+		cfg.Logger.Warn("clave: no CookieSecret configured; using a random one (logins will not survive a restart or reach another replica)")
+	}
+	if cfg.DecryptionKeys == nil {
+		if k, ok := cfg.Key.(*rsa.PrivateKey); ok {
+			cfg.DecryptionKeys = []*rsa.PrivateKey{k}
+		}
+	}
+	c := &Client{cfg: cfg, dest: dest, replay: cfg.ReplayCache, log: cfg.Logger}
+	c.signer = &saml.Signer{Key: cfg.Key, Certificate: cfg.Certificate, Hash: cfg.SignatureHash}
+	c.validator = &saml.Validator{
+		Trust:          cfg.GatewayCertificates,
+		ACSURL:         cfg.ACSURL,
+		Issuer:         issuer,
+		DecryptionKeys: cfg.DecryptionKeys,
+		AllowCBC:       cfg.AllowCBC,
+		Algorithms:     saml.AlgorithmPolicy{AllowSHA1: cfg.AllowSHA1},
+		Skew:           cfg.Skew,
+		Now:            cfg.Now,
+	}
+	var err error
+	if c.loginSeal, err = seal.New(cfg.CookieSecret, "login"); err != nil {
+		return nil, fmt.Errorf("clave: CookieSecret: %w", err)
+	}
+	if c.sessSeal, err = seal.New(cfg.CookieSecret, "session"); err != nil {
+		return nil, err
+	}
+	if c.logoutSeal, err = seal.New(cfg.CookieSecret, "logout"); err != nil {
+		return nil, err
+	}
+	u, _ := url.Parse(cfg.ACSURL)
+	c.secure = u.Scheme == "https"
+	return c, nil
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}
+
+func absoluteURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return errors.New("must be an absolute http(s) URL")
+	}
+	return nil
+}
+
+// GatewayURL is the endpoint requests are posted to.
+func (c *Client) GatewayURL() string { return c.dest }

@@ -1,0 +1,209 @@
+package clave
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"time"
+
+	"github.com/clave-go/clave/saml"
+)
+
+const sessionCookie = "clave_session"
+const logoutCookie = "clave_logout"
+
+// maxFormBytes bounds a posted form: a base64 response of the largest size the
+// validator accepts, plus RelayState.
+const maxFormBytes = saml.DefaultMaxMessageSize*4/3 + 8192
+
+type ctxKey struct{}
+
+// IdentityFromContext returns the citizen RequireLogin put in the request
+// context.
+func IdentityFromContext(ctx context.Context) (*Identity, bool) {
+	id, ok := ctx.Value(ctxKey{}).(*Identity)
+	return id, ok
+}
+
+// session is what the session cookie holds: the identity without the raw
+// attributes (PartialAfirma alone can exceed a cookie's size).
+type session struct {
+	ID Identity `json:"id"`
+}
+
+// Session returns the citizen of the request's session, if any.
+func (c *Client) Session(r *http.Request) (*Identity, bool) {
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return nil, false
+	}
+	var s session
+	if err := c.sessSeal.Open(sessionCookie, ck.Value, c.cfg.Now(), &s); err != nil {
+		return nil, false
+	}
+	return &s.ID, true
+}
+
+// SetSession starts a session for id (ACSHandler does this after a login).
+func (c *Client) SetSession(w http.ResponseWriter, id *Identity) error {
+	exp := c.cfg.Now().Add(c.cfg.SessionTTL)
+	v, err := c.sessSeal.Seal(sessionCookie, session{ID: *id}, exp)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, c.cookie(sessionCookie, v, exp, false))
+	return nil
+}
+
+// ClearSession ends the local session.
+func (c *Client) ClearSession(w http.ResponseWriter) {
+	http.SetCookie(w, c.cookie(sessionCookie, "", time.Unix(0, 0), false))
+}
+
+// RequireLogin passes requests with a session to next, with the Identity in the
+// context, and sends the others to Cl@ve: a GET starts a login that comes back
+// to the same URL; other methods get 401, since their body cannot be replayed.
+func (c *Client) RequireLogin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id, ok := c.Session(r); ok {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, id)))
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		if err := c.StartLogin(w, r, LoginOptions{ReturnTo: r.URL.RequestURI()}); err != nil {
+			c.log.ErrorContext(r.Context(), "clave: cannot start login", "error", err)
+			http.Error(w, "cannot start login", http.StatusInternalServerError)
+		}
+	})
+}
+
+// ACSHandler serves the ACS URL: it validates responses, starts the session and
+// redirects to where the login began (or "/"); it also receives the gateway's
+// logout answers. Failures render a short page; a cancelled login says so.
+func (c *Client) ACSHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			// The logout answer shares the endpoint.
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			if err := r.ParseForm(); err != nil {
+				failPage(w, http.StatusBadRequest, "Petición no válida", "Invalid request")
+				return
+			}
+			if r.PostForm.Get(saml.FieldLogoutResponse) != "" {
+				c.serveLogoutResponse(w, r)
+				return
+			}
+		}
+		id, p, err := c.HandleACS(w, r)
+		switch {
+		case errors.Is(err, saml.ErrUserCancelled):
+			failPage(w, http.StatusUnauthorized, "Ha cancelado el acceso con Cl@ve.", "You cancelled the Cl@ve login.")
+			return
+		case errors.Is(err, saml.ErrStatus):
+			failPage(w, http.StatusUnauthorized, "Cl@ve no ha podido identificarle.", "Cl@ve could not identify you.")
+			return
+		case err != nil:
+			failPage(w, http.StatusForbidden, "La respuesta de Cl@ve no es válida.", "The Cl@ve response is not valid.")
+			return
+		}
+		if err := c.SetSession(w, id); err != nil {
+			failPage(w, http.StatusInternalServerError, "Error interno.", "Internal error.")
+			return
+		}
+		c.log.InfoContext(r.Context(), "clave: login", "identity", id)
+		to := p.ReturnTo
+		if to == "" {
+			to = "/"
+		}
+		http.Redirect(w, r, to, http.StatusSeeOther)
+	})
+}
+
+var failTmpl = template.Must(template.New("fail").Parse(`<!DOCTYPE html>
+<html lang="es"><head><meta charset="utf-8"><title>Cl@ve</title></head>
+<body><h1>{{.ES}}</h1><p lang="en">{{.EN}}</p><p><a href="/">Volver / Back</a></p></body></html>
+`))
+
+func failPage(w http.ResponseWriter, status int, es, en string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = failTmpl.Execute(w, struct{ ES, EN string }{es, en})
+}
+
+// pendingLogout is the state of a Cl@ve logout between request and answer.
+type pendingLogout struct {
+	RequestID string `json:"i"`
+}
+
+// Logout ends the local session and sends the browser to the gateway with a
+// signed LogoutRequest; the answer comes back to the ACS URL.
+func (c *Client) Logout(w http.ResponseWriter, r *http.Request) error {
+	c.ClearSession(w)
+	req := &saml.LogoutRequest{
+		IssueInstant: c.cfg.Now(),
+		Destination:  c.dest,
+		ReturnURL:    c.cfg.ACSURL,
+		SPID:         c.cfg.SPID,
+	}
+	xml, err := req.Sign(c.signer)
+	if err != nil {
+		return err
+	}
+	exp := c.cfg.Now().Add(c.cfg.LoginTimeout)
+	v, err := c.logoutSeal.Seal(logoutCookie, pendingLogout{RequestID: req.ID}, exp)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, c.cookie(logoutCookie, v, exp, true))
+	saml.PostForm{Action: c.dest, Field: saml.FieldLogoutRequest, Message: xml}.ServeHTTP(w, r)
+	return nil
+}
+
+// LogoutHandler serves a logout button's target: POST only, so that a link on
+// another site cannot log the citizen out.
+func (c *Client) LogoutHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "use POST", http.StatusMethodNotAllowed)
+			return
+		}
+		if err := c.Logout(w, r); err != nil {
+			c.log.ErrorContext(r.Context(), "clave: cannot start logout", "error", err)
+			http.Error(w, "cannot log out", http.StatusInternalServerError)
+		}
+	})
+}
+
+// HandleLogoutResponse validates the gateway's answer to Logout.
+func (c *Client) HandleLogoutResponse(w http.ResponseWriter, r *http.Request) error {
+	msg, _, err := saml.ReadPost(r, saml.FieldLogoutResponse, 0)
+	if err != nil {
+		return err
+	}
+	ck, err := r.Cookie(logoutCookie)
+	if err != nil {
+		return fmt.Errorf("%w: no pending logout", saml.ErrInResponseTo)
+	}
+	http.SetCookie(w, c.cookie(logoutCookie, "", time.Unix(0, 0), true))
+	var p pendingLogout
+	if err := c.logoutSeal.Open(logoutCookie, ck.Value, c.cfg.Now(), &p); err != nil {
+		return fmt.Errorf("%w: no pending logout", saml.ErrInResponseTo)
+	}
+	return c.validator.ValidateLogoutResponse(msg, p.RequestID, c.cfg.ACSURL)
+}
+
+func (c *Client) serveLogoutResponse(w http.ResponseWriter, r *http.Request) {
+	if err := c.HandleLogoutResponse(w, r); err != nil {
+		c.log.WarnContext(r.Context(), "clave: logout response refused", "error", err)
+		failPage(w, http.StatusBadRequest, "No se ha podido confirmar el cierre de sesión en Cl@ve.", "Cl@ve did not confirm the logout.")
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
