@@ -61,7 +61,7 @@ func buildCertificateLogin() (benchFixture, error) {
 	}
 	p.Attributes = append(p.Attributes, Attribute{
 		Name: AttrPartialAfirma, FriendlyName: "PartialAfirma",
-		Values: []string{base64.StdEncoding.EncodeToString(partialAfirmaXML(6100))},
+		Values: []string{base64.StdEncoding.EncodeToString(partialAfirmaXML(5000))},
 	})
 	doc, err := BuildResponse(p)
 	if err != nil {
@@ -169,13 +169,13 @@ func BenchmarkValidateResponse(b *testing.B) {
 		if _, err := v.ValidateResponse(fx.raw, exp); err != nil {
 			b.Fatal(err)
 		}
-		b.ReportMetric(float64(len(fx.raw)), "resp-bytes")
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := v.ValidateResponse(fx.raw, exp); err != nil {
 				b.Fatal(err)
 			}
 		}
+		b.ReportMetric(float64(len(fx.raw)), "resp-bytes")
 	})
 
 	b.Run("crewjam", func(b *testing.B) {
@@ -184,13 +184,13 @@ func BenchmarkValidateResponse(b *testing.B) {
 		if _, err := sp.ParseXMLResponse(fx.raw, ids, acs); err != nil {
 			b.Fatal(crewjamError(err))
 		}
-		b.ReportMetric(float64(len(fx.raw)), "resp-bytes")
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := sp.ParseXMLResponse(fx.raw, ids, acs); err != nil {
 				b.Fatal(crewjamError(err))
 			}
 		}
+		b.ReportMetric(float64(len(fx.raw)), "resp-bytes")
 	})
 	// crewjam's round-trip validator lives in its internal/xmlroundtrip package
 	// and cannot be benchmarked alone; its share shows in a CPU profile of the
@@ -248,7 +248,6 @@ func BenchmarkVerifyFloor(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64(len(fx.raw)), "resp-bytes")
 	b.ReportAllocs()
 	for b.Loop() {
 		h := sha512.Sum512(fx.raw)
@@ -256,4 +255,5 @@ func BenchmarkVerifyFloor(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64(len(fx.raw)), "resp-bytes")
 }

@@ -1,0 +1,239 @@
+// Command agency is a small agency web application with "Entrar con Cl@ve".
+//
+// It can be pointed at any Cl@ve gateway: the real pre-production or production
+// gateway (with the service's registered key and certificate), or the reference
+// gateway of this module. Run with -h for the flags.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/clave-go/clave"
+	"github.com/clave-go/clave/internal/pki"
+	"github.com/clave-go/clave/saml"
+)
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(os.Args[1:], log); err != nil {
+		log.Error("agency", "error", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	addr, env, gatewayURL, gatewayIssuer, gatewayCert, gatewayCertsURL string
+	keyFile, certFile, providerName, acsURL, loa, disable, cookieSecret string
+}
+
+func parseFlags(args []string) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("agency", flag.ContinueOnError)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address host:port")
+	fs.StringVar(&o.env, "env", "pre", "gateway environment: pre (pre-production), pro (production) or custom")
+	fs.StringVar(&o.gatewayURL, "gateway-url", "", "gateway endpoint (…/Proxy2/ServiceProvider); required with -env custom")
+	fs.StringVar(&o.gatewayIssuer, "gateway-issuer", "", "gateway Issuer; required with -env custom")
+	fs.StringVar(&o.gatewayCert, "gateway-cert", "", "PEM file with the trusted gateway signing certificate(s)")
+	fs.StringVar(&o.gatewayCertsURL, "gateway-certs-url", "", "URL of the gateway's certificates document (…/Proxy2/Certificates), refreshed hourly; default derived from the gateway URL when -gateway-cert is not given")
+	fs.StringVar(&o.keyFile, "key", "", "PEM private key registered for the SPID (default: an ephemeral key, for trying things out)")
+	fs.StringVar(&o.certFile, "cert", "", "PEM certificate of -key")
+	fs.StringVar(&o.providerName, "provider-name", "S0000000E_E00000000;AgenciaDemo", `ProviderName "<SPID>;<ApplicationName>"`)
+	fs.StringVar(&o.acsURL, "acs-url", "", "absolute ACS URL registered with the gateway (default http://<addr>/clave/acs)")
+	fs.StringVar(&o.loa, "loa", "low", "minimum level of assurance: low, substantial or high")
+	fs.StringVar(&o.disable, "disable", "", "comma-separated methods to hide: CLVMOVIL, AEAT, GISS, AFIRMA, EIDAS")
+	fs.StringVar(&o.cookieSecret, "cookie-secret", os.Getenv("CLAVE_COOKIE_SECRET"), "hex secret (≥32 bytes) sealing cookies, shared by replicas (env CLAVE_COOKIE_SECRET)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func buildConfig(o *options, log *slog.Logger) (clave.Config, *saml.CertificateFetcher, error) {
+	cfg := clave.Config{Logger: log}
+	switch o.env {
+	case "pre":
+		cfg.Environment = clave.Preproduction
+	case "pro":
+		cfg.Environment = clave.Production
+	case "custom":
+		cfg.Environment = clave.Custom
+	default:
+		return cfg, nil, fmt.Errorf("-env must be pre, pro or custom")
+	}
+	cfg.GatewayURL, cfg.GatewayIssuer = o.gatewayURL, o.gatewayIssuer
+	spid, app, ok := strings.Cut(o.providerName, ";")
+	if !ok {
+		return cfg, nil, errors.New(`-provider-name must be "<SPID>;<ApplicationName>"`)
+	}
+	cfg.SPID, cfg.ApplicationName = spid, app
+	cfg.ACSURL = o.acsURL
+	if cfg.ACSURL == "" {
+		cfg.ACSURL = "http://" + o.addr + "/clave/acs"
+	}
+	loa, ok := saml.ParseLoA(o.loa)
+	if !ok {
+		return cfg, nil, fmt.Errorf("-loa: unknown level %q", o.loa)
+	}
+	cfg.LoA = loa
+	for _, m := range strings.Split(o.disable, ",") {
+		if m = strings.TrimSpace(m); m != "" {
+			cfg.DisabledMethods = append(cfg.DisabledMethods, saml.Method(strings.ToUpper(m)))
+		}
+	}
+	if o.cookieSecret != "" {
+		s, err := hex.DecodeString(o.cookieSecret)
+		if err != nil {
+			return cfg, nil, fmt.Errorf("-cookie-secret: %w", err)
+		}
+		cfg.CookieSecret = s
+	}
+
+	switch {
+	case o.keyFile != "" || o.certFile != "":
+		kp, err := pki.LoadKeyPair(o.certFile, o.keyFile)
+		if err != nil {
+			return cfg, nil, err
+		}
+		cfg.Key, cfg.Certificate = kp.Key, kp.Certificate
+	default:
+		kp, err := pki.Generate("agency demo (ephemeral)", 2048, time.Now().Add(-time.Hour), 30*24*time.Hour)
+		if err != nil {
+			return cfg, nil, err
+		}
+		cfg.Key, cfg.Certificate = kp.Key, kp.Certificate
+		log.Warn("no -key/-cert: using an ephemeral key; a real gateway will refuse it until its certificate is registered")
+	}
+
+	var fetcher *saml.CertificateFetcher
+	if o.gatewayCert != "" {
+		data, err := os.ReadFile(o.gatewayCert)
+		if err != nil {
+			return cfg, nil, err
+		}
+		certs, err := pki.ParseCertificates(data)
+		if err != nil {
+			return cfg, nil, fmt.Errorf("%s: %w", o.gatewayCert, err)
+		}
+		cfg.GatewayCertificates = saml.StaticCertificates(certs)
+	} else {
+		u := o.gatewayCertsURL
+		if u == "" {
+			base := cfg.GatewayURL
+			if base == "" {
+				base = map[clave.Environment]string{clave.Preproduction: saml.PreproductionURL, clave.Production: saml.ProductionURL}[cfg.Environment]
+			}
+			u = strings.TrimSuffix(base, saml.ServiceProviderPath) + saml.CertificatesPath
+		}
+		var err error
+		fetcher, err = saml.NewCertificateFetcher(saml.FetcherConfig{URL: u, Logger: log})
+		if err != nil {
+			return cfg, nil, err
+		}
+		cfg.GatewayCertificates = fetcher
+	}
+	return cfg, fetcher, nil
+}
+
+var pages = template.Must(template.New("home").Parse(`<!DOCTYPE html>
+<html lang="es"><head><meta charset="utf-8"><title>Sede electrónica de pruebas</title>
+<style>body{font-family:sans-serif;max-width:40rem;margin:2rem auto}dt{font-weight:bold}</style></head>
+<body><h1>Sede electrónica de pruebas</h1>
+{{if .}}
+<p>Bienvenido/a, {{.GivenName}} {{.FamilyNames}}.</p>
+<dl><dt>Documento</dt><dd>{{.DocumentType}} {{.PersonIdentifier}}</dd>
+<dt>Nivel de seguridad</dt><dd>{{.LoA}}</dd><dt>Método</dt><dd>{{.Method}}</dd>
+<dt>Autenticado</dt><dd>{{.AuthnInstant.Format "02/01/2006 15:04:05"}}</dd></dl>
+<form method="post" action="/clave/logout"><button type="submit">Cerrar sesión</button></form>
+{{else}}
+<p>Para hacer trámites debe identificarse.</p>
+<p><a href="/perfil">Entrar con Cl@ve</a></p>
+{{end}}
+</body></html>
+`))
+
+func handler(c *clave.Client) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/clave/acs", c.ACSHandler())
+	mux.Handle("/clave/logout", c.LogoutHandler())
+	mux.Handle("/perfil", c.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _ := clave.IdentityFromContext(r.Context())
+		render(w, id)
+	})))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		id, _ := c.Session(r)
+		render(w, id)
+	})
+	return mux
+}
+
+func render(w http.ResponseWriter, id *clave.Identity) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = pages.Execute(w, id)
+}
+
+func run(args []string, log *slog.Logger) error {
+	o, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	cfg, fetcher, err := buildConfig(o, log)
+	if err != nil {
+		return err
+	}
+	if cfg.CookieSecret == nil {
+		cfg.CookieSecret = make([]byte, 32)
+		_, _ = rand.Read(cfg.CookieSecret)
+	}
+	c, err := clave.New(cfg)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if fetcher != nil {
+		go fetcher.Run(ctx)
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: handler(c), ReadHeaderTimeout: 10 * time.Second}
+	log.Info("agency listening", "url", "http://"+ln.Addr().String()+"/", "gateway", c.GatewayURL(), "acs", cfg.ACSURL,
+		"sp_certificate", certSummary(cfg.Certificate))
+	go func() {
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shut)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func certSummary(c *x509.Certificate) string {
+	if c == nil {
+		return "(none)"
+	}
+	return c.Subject.CommonName + " sha256:" + pki.Fingerprint(c)[:16]
+}
