@@ -10,6 +10,7 @@ package dni
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"unicode"
@@ -340,3 +341,7 @@ func atoi(b []byte) int {
 	}
 	return n
 }
+
+// LogValue makes log/slog print the masked form, so a full identifier never
+// reaches a log by accident.
+func (id ID) LogValue() slog.Value { return slog.StringValue(id.Masked()) }
