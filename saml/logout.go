@@ -151,7 +151,7 @@ func (v *Validator) ValidateLogoutResponse(data []byte, requestID, returnURL str
 	if requestID == "" || root.SelectAttrValue("InResponseTo", "") != requestID {
 		return fmt.Errorf("%w: logout response answers %q", ErrInResponseTo, root.SelectAttrValue("InResponseTo", ""))
 	}
-	if d := root.SelectAttrValue("Destination", ""); d != "" && d != returnURL {
+	if d := root.SelectAttrValue("Destination", ""); d != returnURL {
 		return fmt.Errorf("%w: %q", ErrDestination, d)
 	}
 	iss, err := oneChild(root, NSAssertion, "Issuer", true)

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -139,7 +140,7 @@ func buildConfig(o *options, log *slog.Logger) (clave.Config, *saml.CertificateF
 			u = strings.TrimSuffix(base, saml.ServiceProviderPath) + saml.CertificatesPath
 		}
 		var err error
-		fetcher, err = saml.NewCertificateFetcher(saml.FetcherConfig{URL: u, Logger: log})
+		fetcher, err = saml.NewCertificateFetcher(saml.FetcherConfig{URL: u, Logger: log, InsecureAllowHTTP: loopback(u)})
 		if err != nil {
 			return cfg, nil, err
 		}
@@ -229,6 +230,18 @@ func run(args []string, log *slog.Logger) error {
 		return err
 	}
 	return nil
+}
+
+// loopback reports whether u points at this machine, where a reference gateway
+// over plain HTTP is acceptable; anywhere else the certificates document must
+// come over TLS.
+func loopback(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(p.Hostname())
+	return p.Hostname() == "localhost" || (ip != nil && ip.IsLoopback())
 }
 
 func certSummary(c *x509.Certificate) string {
