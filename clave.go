@@ -81,7 +81,8 @@ type Config struct {
 	SignatureHash crypto.Hash
 	// DecryptionKeys open encrypted assertions; by default Key, when it is RSA.
 	DecryptionKeys []*rsa.PrivateKey
-	// AllowCBC accepts AES-CBC encrypted assertions (no integrity of their own).
+	// AllowCBC accepts AES-CBC encrypted assertions, which have no integrity of
+	// their own; even then only inside a signed response (see saml.Validator).
 	AllowCBC bool
 	// AllowSHA1 accepts SHA-1 signatures. Do not, unless a gateway forces you.
 	AllowSHA1 bool

@@ -232,10 +232,9 @@ const (
 
 // dsigSigned is a response signed at the root by goxmldsig's own signer, an
 // implementation independent of ours.
-func dsigSigned(kp func() *pki.KeyPair, method string) func(t *testing.T) []byte {
+func dsigSigned(k *pki.KeyPair, method string) func(t *testing.T) []byte {
 	return func(t *testing.T) []byte {
 		doc := gwDoc(t, nil, ResponseSecurity{}, nil)
-		k := kp()
 		ctx, err := dsig.NewSigningContext(k.Key, [][]byte{k.Certificate.Raw})
 		require.NoError(t, err)
 		ctx.Canonicalizer = dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("")
@@ -452,7 +451,7 @@ type refusal struct {
 
 // refusals returns every bad response. Each starts from a valid gateway
 // response (TestAccepts proves the starting points are accepted) and changes
-// one thing.
+// one thing. The table reads the test keys: call testKeys first.
 func refusals() []refusal {
 	cases := responseWrappings()
 	for _, w := range assertionWrappings {
@@ -481,26 +480,13 @@ func refusals() []refusal {
 		{name: "untrusted key with its certificate in KeyInfo", want: ErrUntrustedKey,
 			build: variant(nil, ResponseSecurity{SignResponse: true, Signer: signerOf(evilKeys)}, nil, nil)},
 		{name: "untrusted key signing the assertion", want: ErrUntrustedKey,
-			build: func(t *testing.T) []byte {
-				testKeys(t)
-				return docBytes(t, gwDoc(t, nil, ResponseSecurity{SignAssertion: true, Signer: signerOf(evilKeys)}, nil))
-			}},
+			build: variant(nil, ResponseSecurity{SignAssertion: true, Signer: signerOf(evilKeys)}, nil, nil)},
 		{name: "untrusted key without KeyInfo", want: ErrSignatureInvalid,
-			build: func(t *testing.T) []byte {
-				testKeys(t)
-				return docBytes(t, gwDoc(t, nil, ResponseSecurity{SignResponse: true, Signer: &Signer{Key: evilKeys.Key}}, nil))
-			}},
+			build: variant(nil, ResponseSecurity{SignResponse: true, Signer: &Signer{Key: evilKeys.Key}}, nil, nil)},
 		{name: "untrusted key behind the trusted certificate in KeyInfo", want: ErrSignatureInvalid,
-			build: func(t *testing.T) []byte {
-				testKeys(t)
-				s := &Signer{Key: evilKeys.Key, Certificate: idpKeys.Certificate}
-				return docBytes(t, gwDoc(t, nil, ResponseSecurity{SignResponse: true, Signer: s}, nil))
-			}},
+			build: variant(nil, ResponseSecurity{SignResponse: true, Signer: &Signer{Key: evilKeys.Key, Certificate: idpKeys.Certificate}}, nil, nil)},
 		{name: "retired key no longer trusted", want: ErrSignatureInvalid,
-			build: func(t *testing.T) []byte {
-				testKeys(t)
-				return docBytes(t, gwDoc(t, nil, ResponseSecurity{SignResponse: true, Signer: &Signer{Key: idpKeys2.Key}}, nil))
-			}},
+			build: variant(nil, ResponseSecurity{SignResponse: true, Signer: &Signer{Key: idpKeys2.Key}}, nil, nil)},
 		{name: "DigestValue altered", want: ErrSignatureInvalid,
 			build: variant(nil, secResponse, nil, func(t *testing.T, r *etree.Element) {
 				dv := find(t, r, "./ds:Signature/ds:SignedInfo/ds:Reference/ds:DigestValue")
@@ -586,7 +572,7 @@ func refusals() []refusal {
 		{name: "RSA-SHA1 signature (re-signed)", want: ErrAlgorithm,
 			build: resigned(secResponse, resignOpts{sigHash: crypto.SHA1}, setAlg(pSigMethod, AlgRSASHA1))},
 		{name: "RSA-SHA1 and SHA-1 digest by goxmldsig", want: ErrAlgorithm,
-			build: dsigSigned(func() *pki.KeyPair { return idpKeys }, dsig.RSASHA1SignatureMethod)},
+			build: dsigSigned(idpKeys, dsig.RSASHA1SignatureMethod)},
 		{name: "SHA-1 digest", want: ErrAlgorithm,
 			build: resigned(secResponse, resignOpts{digestHash: crypto.SHA1}, setAlg(pDigestMethod, AlgSHA1))},
 		{name: "SHA-1 digest on the assertion", want: ErrAlgorithm,
@@ -728,16 +714,10 @@ func refusals() []refusal {
 		{name: "assertion encrypted for another key", want: ErrDecryption,
 			build: variant(nil, ResponseSecurity{SignResponse: true, EncryptFor: evilKeys.Certificate}, nil, nil)},
 		{name: "AES-CBC while AllowCBC is off", want: ErrAlgorithm,
-			build: func(t *testing.T) []byte {
-				testKeys(t)
-				return docBytes(t, gwDoc(t, nil, ResponseSecurity{SignResponse: true, EncryptFor: spKeys.Certificate, EncryptCBC: true}, nil))
-			}},
+			build: variant(nil, ResponseSecurity{SignResponse: true, EncryptFor: spKeys.Certificate, EncryptCBC: true}, nil, nil)},
 		{name: "AES-CBC allowed but the ciphertext is not signed", want: ErrAlgorithm,
 			tweak: func(v *Validator, _ *Expectation) { v.AllowCBC = true },
-			build: func(t *testing.T) []byte {
-				testKeys(t)
-				return docBytes(t, gwDoc(t, nil, ResponseSecurity{SignAssertion: true, EncryptFor: spKeys.Certificate, EncryptCBC: true}, nil))
-			}},
+			build: variant(nil, ResponseSecurity{SignAssertion: true, EncryptFor: spKeys.Certificate, EncryptCBC: true}, nil, nil)},
 		{name: "RSA PKCS#1 v1.5 key transport", want: ErrAlgorithm,
 			build: func(t *testing.T) []byte {
 				testKeys(t)
@@ -749,10 +729,7 @@ func refusals() []refusal {
 			build: variant(nil, ResponseSecurity{EncryptFor: spKeys.Certificate}, onAssertion(evilize), nil)},
 		{name: "encrypted assertion without a decryption key", want: ErrDecryption,
 			tweak: func(v *Validator, _ *Expectation) { v.DecryptionKeys = nil },
-			build: func(t *testing.T) []byte {
-				testKeys(t)
-				return docBytes(t, gwDoc(t, nil, ResponseSecurity{SignResponse: true, EncryptFor: spKeys.Certificate}, nil))
-			}},
+			build: variant(nil, ResponseSecurity{SignResponse: true, EncryptFor: spKeys.Certificate}, nil, nil)},
 		{name: "encrypted content is a Response, not an Assertion", want: ErrDecryption,
 			build: func(t *testing.T) []byte {
 				inner := docBytes(t, gwDoc(t, nil, secAssertion, nil))
@@ -983,6 +960,7 @@ func TestRefusals(t *testing.T) {
 			}
 			require.Error(t, err)
 			require.Nil(t, a)
+			t.Log(err)
 			require.ErrorIs(t, err, tc.want, "got %v", err)
 			for _, e := range tc.also {
 				require.ErrorIs(t, err, e)
@@ -1068,10 +1046,7 @@ func TestAccepts(t *testing.T) {
 			tweak: func(v *Validator, _ *Expectation) {
 				v.Trust = StaticCertificates{idpKeys.Certificate, idpKeys2.Certificate}
 			},
-			build: func(t *testing.T) []byte {
-				testKeys(t)
-				return docBytes(t, gwDoc(t, nil, ResponseSecurity{SignResponse: true, Signer: &Signer{Key: idpKeys2.Key}}, nil))
-			}},
+			build: variant(nil, ResponseSecurity{SignResponse: true, Signer: &Signer{Key: idpKeys2.Key}}, nil, nil)},
 		{name: "issued 30 s ahead of our clock", responseSigned: true,
 			build: variant(func(p *ResponseParams) { p.IssueInstant = testNow.Add(30 * time.Second) }, secResponse, nil, nil)},
 		{name: "expired 30 s ago, within skew", responseSigned: true,
@@ -1089,9 +1064,9 @@ func TestAccepts(t *testing.T) {
 			build: resignedAssertion(resignOpts{digestHash: crypto.SHA1}, setAlg(pDigestMethod, AlgSHA1))},
 		{name: "goxmldsig RSA-SHA1 when AllowSHA1 (control)", responseSigned: true,
 			tweak: func(v *Validator, _ *Expectation) { v.Algorithms.AllowSHA1 = true },
-			build: dsigSigned(func() *pki.KeyPair { return idpKeys }, dsig.RSASHA1SignatureMethod)},
+			build: dsigSigned(idpKeys, dsig.RSASHA1SignatureMethod)},
 		{name: "goxmldsig RSA-SHA256", responseSigned: true,
-			build: dsigSigned(func() *pki.KeyPair { return idpKeys }, dsig.RSASHA256SignatureMethod)},
+			build: dsigSigned(idpKeys, dsig.RSASHA256SignatureMethod)},
 		{name: "LoA equal to the requested one", responseSigned: true,
 			tweak: func(_ *Validator, exp *Expectation) { exp.MinLoA = LoASubstantial },
 			build: variant(nil, secResponse, nil, nil)},

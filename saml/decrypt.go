@@ -22,9 +22,11 @@ const (
 // decrypt opens an EncryptedAssertion and returns the Assertion as a new,
 // independently parsed and checked document root. Key transport must be RSA-OAEP
 // (PKCS#1 v1.5 key transport is open to padding oracles); content encryption
-// must be AES-GCM, or AES-CBC when AllowCBC is set. The xmlenc primitives are
-// crewjam/saml's; the policy is ours and is applied before any of them runs.
-func (v *Validator) decrypt(ea *etree.Element) (*etree.Element, error) {
+// must be AES-GCM, or AES-CBC when AllowCBC is set and signed says a verified
+// response signature covers the ciphertext (unauthenticated CBC decryption is a
+// padding oracle). The xmlenc primitives are crewjam/saml's; the policy is ours
+// and is applied before any of them runs.
+func (v *Validator) decrypt(ea *etree.Element, signed bool) (*etree.Element, error) {
 	if len(v.DecryptionKeys) == 0 {
 		return nil, fmt.Errorf("%w: no decryption key configured", ErrDecryption)
 	}
@@ -37,11 +39,14 @@ func (v *Validator) decrypt(ea *etree.Element) (*etree.Element, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch alg := em.SelectAttrValue("Algorithm", ""); alg {
+	switch alg := attr(em, "Algorithm"); alg {
 	case AlgAES128GCM, AlgAES192GCM, AlgAES256GCM:
 	case AlgAES128CBC, AlgAES192CBC, AlgAES256CBC:
 		if !v.AllowCBC {
 			return nil, fmt.Errorf("%w: content encryption %q (CBC not enabled)", ErrAlgorithm, alg)
+		}
+		if !signed {
+			return nil, fmt.Errorf("%w: content encryption %q in an unsigned response", ErrAlgorithm, alg)
 		}
 	default:
 		return nil, fmt.Errorf("%w: content encryption %q", ErrAlgorithm, alg)
@@ -50,10 +55,9 @@ func (v *Validator) decrypt(ea *etree.Element) (*etree.Element, error) {
 	// The EncryptedKey sits in EncryptedData's KeyInfo or, as many IdPs write it,
 	// beside EncryptedData.
 	var eks []*etree.Element
-	if ki, _ := oneChild(ed, NSDSig, "KeyInfo", false); ki != nil {
+	ki, _ := oneChild(ed, NSDSig, "KeyInfo", false)
+	if ki != nil {
 		eks = append(eks, childNS(ki, NSXMLEnc, "EncryptedKey")...)
-		// Detach it so the symmetric step sees a plain EncryptedData.
-		ed.RemoveChild(ki)
 	}
 	eks = append(eks, childNS(ea, NSXMLEnc, "EncryptedKey")...)
 	if len(eks) == 0 {
@@ -62,16 +66,25 @@ func (v *Validator) decrypt(ea *etree.Element) (*etree.Element, error) {
 	if len(eks) > 4 {
 		return nil, fmt.Errorf("%w: too many EncryptedKey elements", ErrMalformed)
 	}
-	var plain []byte
-	var lastErr error
+	// Key transport is checked while KeyInfo is still in the tree: in a
+	// canonicalised (verified) response the xenc prefix is declared only on
+	// EncryptedData, so a detached EncryptedKey no longer resolves it.
 	for _, ek := range eks {
 		kem, err := oneChild(ek, NSXMLEnc, "EncryptionMethod", true)
 		if err != nil {
 			return nil, err
 		}
-		if alg := kem.SelectAttrValue("Algorithm", ""); alg != AlgRSAOAEPMGF1P && alg != AlgRSAOAEP11 {
+		if alg := attr(kem, "Algorithm"); alg != AlgRSAOAEPMGF1P && alg != AlgRSAOAEP11 {
 			return nil, fmt.Errorf("%w: key transport %q", ErrAlgorithm, alg)
 		}
+	}
+	if ki != nil {
+		// Detach it so the symmetric step sees a plain EncryptedData.
+		ed.RemoveChild(ki)
+	}
+	var plain []byte
+	var lastErr error
+	for _, ek := range eks {
 		for _, key := range v.DecryptionKeys {
 			sym, err := xmlenc.Decrypt(key, ek)
 			if err != nil {

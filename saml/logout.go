@@ -148,10 +148,10 @@ func (v *Validator) ValidateLogoutResponse(data []byte, requestID, returnURL str
 	if err := verifyEnveloped(root, v.Trust.Certificates(), v.Algorithms, now); err != nil {
 		return err
 	}
-	if requestID == "" || root.SelectAttrValue("InResponseTo", "") != requestID {
-		return fmt.Errorf("%w: logout response answers %q", ErrInResponseTo, root.SelectAttrValue("InResponseTo", ""))
+	if requestID == "" || attr(root, "InResponseTo") != requestID {
+		return fmt.Errorf("%w: logout response answers %q", ErrInResponseTo, attr(root, "InResponseTo"))
 	}
-	if d := root.SelectAttrValue("Destination", ""); d != returnURL {
+	if d := attr(root, "Destination"); d != returnURL {
 		return fmt.Errorf("%w: %q", ErrDestination, d)
 	}
 	iss, err := oneChild(root, NSAssertion, "Issuer", true)

@@ -114,7 +114,7 @@ func ParseAuthnRequest(data []byte, trust SPTrust, pol RequestPolicy) (*Received
 	if _, err := scanIDsAndAssertions(root); err != nil {
 		return nil, err
 	}
-	spid, _, ok := strings.Cut(root.SelectAttrValue("ProviderName", ""), ";")
+	spid, _, ok := strings.Cut(attr(root, "ProviderName"), ";")
 	if !ok || spid == "" {
 		return nil, fmt.Errorf("%w: ProviderName must be \"<SPID>;<application>\"", ErrMalformed)
 	}
@@ -126,12 +126,12 @@ func ParseAuthnRequest(data []byte, trust SPTrust, pol RequestPolicy) (*Received
 		return nil, err
 	}
 	r := &ReceivedAuthnRequest{
-		ID:           root.SelectAttrValue("ID", ""),
-		Destination:  root.SelectAttrValue("Destination", ""),
-		ACSURL:       root.SelectAttrValue("AssertionConsumerServiceURL", ""),
-		ProviderName: root.SelectAttrValue("ProviderName", ""),
-		ForceAuthn:   root.SelectAttrValue("ForceAuthn", "") == "true",
-		IsPassive:    root.SelectAttrValue("IsPassive", "") == "true",
+		ID:           attr(root, "ID"),
+		Destination:  attr(root, "Destination"),
+		ACSURL:       attr(root, "AssertionConsumerServiceURL"),
+		ProviderName: attr(root, "ProviderName"),
+		ForceAuthn:   attr(root, "ForceAuthn") == "true",
+		IsPassive:    attr(root, "IsPassive") == "true",
 	}
 	r.SPID, r.ApplicationName, _ = strings.Cut(r.ProviderName, ";")
 	if r.SPID != spid {
@@ -144,13 +144,13 @@ func ParseAuthnRequest(data []byte, trust SPTrust, pol RequestPolicy) (*Received
 		return nil, err
 	}
 	if nip, _ := oneChild(root, NSProtocol, "NameIDPolicy", false); nip != nil {
-		r.NameIDFormat = nip.SelectAttrValue("Format", "")
+		r.NameIDFormat = attr(nip, "Format")
 	}
 	rac, err := oneChild(root, NSProtocol, "RequestedAuthnContext", true)
 	if err != nil {
 		return nil, err
 	}
-	if c := rac.SelectAttrValue("Comparison", "minimum"); c != "minimum" {
+	if c := attr(rac, "Comparison"); c != "" && c != "minimum" {
 		return nil, fmt.Errorf("%w: Comparison %q (only minimum)", ErrMalformed, c)
 	}
 	refs := childNS(rac, NSAssertion, "AuthnContextClassRef")
@@ -181,7 +181,7 @@ func (r *ReceivedAuthnRequest) readExtensions(ext *etree.Element) error {
 		return nil
 	}
 	for _, ra := range childNS(ras, NSEIDAS, "RequestedAttribute") {
-		name := ra.SelectAttrValue("Name", "")
+		name := attr(ra, "Name")
 		if name == AttrRelayState {
 			if v, _ := oneChild(ra, NSEIDAS, "AttributeValue", false); v != nil {
 				r.ClaveRelayState, _ = textOf(v)
@@ -194,8 +194,8 @@ func (r *ReceivedAuthnRequest) readExtensions(ext *etree.Element) error {
 		}
 		r.Attributes = append(r.Attributes, RequestedAttribute{
 			Name:         name,
-			FriendlyName: ra.SelectAttrValue("FriendlyName", ""),
-			Required:     ra.SelectAttrValue("isRequired", "") == "true",
+			FriendlyName: attr(ra, "FriendlyName"),
+			Required:     attr(ra, "isRequired") == "true",
 		})
 	}
 	return nil
@@ -247,7 +247,7 @@ func ParseLogoutRequest(data []byte, trust SPTrust, pol RequestPolicy) (*Receive
 	if err := verifyEnveloped(root, certs, pol.Algorithms, pol.now()); err != nil {
 		return nil, err
 	}
-	r := &ReceivedLogoutRequest{ID: root.SelectAttrValue("ID", ""), Destination: root.SelectAttrValue("Destination", "")}
+	r := &ReceivedLogoutRequest{ID: attr(root, "ID"), Destination: attr(root, "Destination")}
 	if r.SPID, err = readSPID(); err != nil || r.SPID != spid {
 		return nil, fmt.Errorf("%w: NameID changed", ErrSignatureInvalid)
 	}

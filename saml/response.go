@@ -3,6 +3,7 @@ package saml
 import (
 	"crypto/rsa"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -48,7 +49,8 @@ type Validator struct {
 	DecryptionKeys []*rsa.PrivateKey
 	// AllowCBC accepts AES-CBC encrypted assertions. CBC has no integrity check;
 	// the ciphertext is covered by the response signature only when the response
-	// is signed, so it is off by default.
+	// is signed, so it is off by default, and even when on, CBC is refused in an
+	// unsigned response (decrypting tampered CBC is a padding oracle).
 	AllowCBC bool
 	// Algorithms says which signature algorithms are accepted; SHA-1 is refused
 	// by default.
@@ -161,7 +163,7 @@ func (v *Validator) ValidateResponse(data []byte, exp Expectation) (*Assertion, 
 	}
 	now := v.now()
 	trusted := v.Trust.Certificates()
-	res := &Assertion{ResponseID: root.SelectAttrValue("ID", "")}
+	res := &Assertion{ResponseID: attr(root, "ID")}
 
 	// 1. Signature of the response, if any. After this, root is exactly what was
 	// signed (canonical, without the signature).
@@ -176,13 +178,13 @@ func (v *Validator) ValidateResponse(data []byte, exp Expectation) (*Assertion, 
 	if exp.RequestID == "" {
 		return nil, fmt.Errorf("%w: no pending request", ErrInResponseTo)
 	}
-	if irt := root.SelectAttrValue("InResponseTo", ""); irt != exp.RequestID {
+	if irt := attr(root, "InResponseTo"); irt != exp.RequestID {
 		return nil, fmt.Errorf("%w: got %q", ErrInResponseTo, irt)
 	}
 	res.InResponseTo = exp.RequestID
 
 	// 3. Addressing.
-	if d := root.SelectAttrValue("Destination", ""); d != v.ACSURL {
+	if d := attr(root, "Destination"); d != v.ACSURL {
 		return nil, fmt.Errorf("%w: %q", ErrDestination, d)
 	}
 	if err := v.checkIssuer(root); err != nil {
@@ -194,6 +196,10 @@ func (v *Validator) ValidateResponse(data []byte, exp Expectation) (*Assertion, 
 
 	// 4. Status.
 	if err := readStatus(root); err != nil {
+		var se *StatusError
+		if !errors.As(err, &se) {
+			return nil, err // no usable Status at all
+		}
 		if !res.ResponseSigned {
 			return nil, fmt.Errorf("%w: an error status must come in a signed response", ErrSignatureMissing)
 		}
@@ -216,7 +222,7 @@ func (v *Validator) ValidateResponse(data []byte, exp Expectation) (*Assertion, 
 		case "Assertion":
 			a = c
 		case "EncryptedAssertion":
-			if a, err = v.decrypt(c); err != nil {
+			if a, err = v.decrypt(c, res.ResponseSigned); err != nil {
 				return nil, err
 			}
 			res.Encrypted = true
@@ -246,10 +252,10 @@ func (v *Validator) ValidateResponse(data []byte, exp Expectation) (*Assertion, 
 }
 
 func checkVersionAndID(el *etree.Element) error {
-	if ver := el.SelectAttrValue("Version", ""); ver != "2.0" {
+	if ver := attr(el, "Version"); ver != "2.0" {
 		return fmt.Errorf("%w: %q", ErrVersion, ver)
 	}
-	if el.SelectAttrValue("ID", "") == "" {
+	if attr(el, "ID") == "" {
 		return fmt.Errorf("%w: <%s> without ID", ErrMalformed, el.Tag)
 	}
 	return nil
@@ -257,7 +263,8 @@ func checkVersionAndID(el *etree.Element) error {
 
 // scanIDsAndAssertions refuses documents where two elements share an ID (a
 // reference could then point at either) and counts assertions wherever they are:
-// an assertion anywhere but as the response's child is a wrapping attempt.
+// an assertion anywhere but as the response's child is a wrapping attempt, and is
+// refused as one.
 func scanIDsAndAssertions(root *etree.Element) (int, error) {
 	ids := make(map[string]struct{}, 4)
 	count := 0
@@ -274,7 +281,7 @@ func scanIDsAndAssertions(root *etree.Element) (int, error) {
 		if (el.Tag == "Assertion" || el.Tag == "EncryptedAssertion") && el.NamespaceURI() == NSAssertion {
 			count++
 			if depth != 1 {
-				return fmt.Errorf("%w: assertion nested inside <%s>", ErrAssertionCount, el.Parent().Tag)
+				return fmt.Errorf("%w: assertion nested inside <%s>", ErrWrapped, el.Parent().Tag)
 			}
 		}
 		for _, c := range el.ChildElements() {
@@ -330,7 +337,7 @@ func (v *Validator) checkIssuer(el *etree.Element) error {
 	if iss == nil {
 		return fmt.Errorf("%w: <%s> has no Issuer", ErrIssuer, el.Tag)
 	}
-	if f := iss.SelectAttrValue("Format", NameIDEntity); f != NameIDEntity {
+	if f := attr(iss, "Format"); f != "" && f != NameIDEntity {
 		return fmt.Errorf("%w: format %q", ErrIssuer, f)
 	}
 	val, err := textOf(iss)
@@ -343,17 +350,17 @@ func (v *Validator) checkIssuer(el *etree.Element) error {
 	return nil
 }
 
-func parseInstant(el *etree.Element, attr string, required bool) (time.Time, error) {
-	s := el.SelectAttrValue(attr, "")
+func parseInstant(el *etree.Element, name string, required bool) (time.Time, error) {
+	s := attr(el, name)
 	if s == "" {
 		if required {
-			return time.Time{}, fmt.Errorf("%w: %s on <%s>", ErrMissingElement, attr, el.Tag)
+			return time.Time{}, fmt.Errorf("%w: %s on <%s>", ErrMissingElement, name, el.Tag)
 		}
 		return time.Time{}, nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%w: %s %q is not an xs:dateTime with zone", ErrMalformed, attr, s)
+		return time.Time{}, fmt.Errorf("%w: %s %q is not an xs:dateTime with zone", ErrMalformed, name, s)
 	}
 	return t, nil
 }
@@ -386,9 +393,9 @@ func readStatus(root *etree.Element) error {
 	}
 	se := &StatusError{}
 	if sc, _ := oneChild(st, NSProtocol, "StatusCode", false); sc != nil {
-		se.Code = sc.SelectAttrValue("Value", "")
+		se.Code = attr(sc, "Value")
 		if sub, _ := oneChild(sc, NSProtocol, "StatusCode", false); sub != nil {
-			se.SubCode = sub.SelectAttrValue("Value", "")
+			se.SubCode = attr(sub, "Value")
 		}
 	}
 	if sm, _ := oneChild(st, NSProtocol, "StatusMessage", false); sm != nil {
@@ -404,7 +411,7 @@ func (v *Validator) readAssertion(a *etree.Element, exp Expectation, now time.Ti
 	if err := checkVersionAndID(a); err != nil {
 		return err
 	}
-	res.ID = a.SelectAttrValue("ID", "")
+	res.ID = attr(a, "ID")
 	if err := v.checkIssuer(a); err != nil {
 		return err
 	}
@@ -464,8 +471,8 @@ func (v *Validator) readAssertion(a *etree.Element, exp Expectation, now time.Ti
 	if res.NameID.Value, err = textOf(nid); err != nil {
 		return err
 	}
-	res.NameID.Format = nid.SelectAttrValue("Format", "")
-	res.NameID.NameQualifier = nid.SelectAttrValue("NameQualifier", "")
+	res.NameID.Format = attr(nid, "Format")
+	res.NameID.NameQualifier = attr(nid, "NameQualifier")
 	scNoa, err := v.checkBearer(subj, exp, now)
 	if err != nil {
 		return err
@@ -485,7 +492,7 @@ func (v *Validator) readAssertion(a *etree.Element, exp Expectation, now time.Ti
 	if res.AuthnInstant.After(now.Add(skew)) {
 		return fmt.Errorf("%w: AuthnInstant in the future", ErrNotYetValid)
 	}
-	res.SessionIndex = as.SelectAttrValue("SessionIndex", "")
+	res.SessionIndex = attr(as, "SessionIndex")
 	ctx, err := oneChild(as, NSAssertion, "AuthnContext", true)
 	if err != nil {
 		return err
@@ -502,7 +509,12 @@ func (v *Validator) readAssertion(a *etree.Element, exp Expectation, now time.Ti
 	if !ok || !strings.HasPrefix(strings.TrimSpace(refText), "http") {
 		return fmt.Errorf("%w: unknown level %q", ErrLoA, refText)
 	}
-	if exp.MinLoA.Valid() && loa < exp.MinLoA {
+	if !exp.MinLoA.Valid() {
+		// A request always names a level; an expectation without one has lost
+		// track of what was asked, and any level would pass.
+		return fmt.Errorf("%w: the expectation names no requested level", ErrLoA)
+	}
+	if loa < exp.MinLoA {
 		return fmt.Errorf("%w: achieved %s, requested %s", ErrLoA, loa, exp.MinLoA)
 	}
 	res.LoA = loa
@@ -511,7 +523,7 @@ func (v *Validator) readAssertion(a *etree.Element, exp Expectation, now time.Ti
 	seen := map[string]bool{}
 	for _, st := range childNS(a, NSAssertion, "AttributeStatement") {
 		for _, at := range childNS(st, NSAssertion, "Attribute") {
-			attr := Attribute{Name: at.SelectAttrValue("Name", ""), FriendlyName: at.SelectAttrValue("FriendlyName", "")}
+			attr := Attribute{Name: attr(at, "Name"), FriendlyName: attr(at, "FriendlyName")}
 			if attr.Name == "" {
 				return fmt.Errorf("%w: attribute without Name", ErrMalformed)
 			}
@@ -556,8 +568,8 @@ func (v *Validator) checkBearer(subj *etree.Element, exp Expectation, now time.T
 	}
 	skew := v.skew()
 	for _, sc := range childNS(subj, NSAssertion, "SubjectConfirmation") {
-		if sc.SelectAttrValue("Method", "") != BearerMethod {
-			fail(fmt.Errorf("%w: method %q", ErrSubjectConfirmation, sc.SelectAttrValue("Method", "")))
+		if attr(sc, "Method") != BearerMethod {
+			fail(fmt.Errorf("%w: method %q", ErrSubjectConfirmation, attr(sc, "Method")))
 			continue
 		}
 		scd, err := oneChild(sc, NSAssertion, "SubjectConfirmationData", true)
@@ -565,15 +577,15 @@ func (v *Validator) checkBearer(subj *etree.Element, exp Expectation, now time.T
 			fail(fmt.Errorf("%w: %v", ErrSubjectConfirmation, err))
 			continue
 		}
-		if r := scd.SelectAttrValue("Recipient", ""); r != v.ACSURL {
+		if r := attr(scd, "Recipient"); r != v.ACSURL {
 			fail(fmt.Errorf("%w: %q", ErrRecipient, r))
 			continue
 		}
-		if irt := scd.SelectAttrValue("InResponseTo", ""); irt != exp.RequestID {
+		if irt := attr(scd, "InResponseTo"); irt != exp.RequestID {
 			fail(fmt.Errorf("%w: confirmation answers %q", ErrInResponseTo, irt))
 			continue
 		}
-		if scd.SelectAttr("NotBefore") != nil {
+		if hasAttr(scd, "NotBefore") {
 			fail(fmt.Errorf("%w: bearer confirmation with NotBefore", ErrSubjectConfirmation))
 			continue
 		}

@@ -91,7 +91,7 @@ func (s *Signer) signEnveloped(el *etree.Element, pos int, prefixList string) er
 	if err != nil {
 		return err
 	}
-	id := el.SelectAttrValue("ID", "")
+	id := attr(el, "ID")
 	if id == "" {
 		return errors.New("saml: element to sign has no ID")
 	}
@@ -260,7 +260,7 @@ func verifyEnveloped(el *etree.Element, trusted []*x509.Certificate, pol Algorit
 	if sigEl == nil {
 		return fmt.Errorf("%w: <%s> is not signed", ErrSignatureMissing, el.Tag)
 	}
-	id := el.SelectAttrValue("ID", "")
+	id := attr(el, "ID")
 	if id == "" {
 		return fmt.Errorf("%w: signed <%s> has no ID", ErrWrapped, el.Tag)
 	}
@@ -282,13 +282,13 @@ func verifyEnveloped(el *etree.Element, trusted []*x509.Certificate, pol Algorit
 	if err != nil {
 		return err
 	}
-	sigHash, err := pol.signatureHash(sic[1].SelectAttrValue("Algorithm", ""))
+	sigHash, err := pol.signatureHash(attr(sic[1], "Algorithm"))
 	if err != nil {
 		return err
 	}
 	ref := sic[2]
-	if ref.SelectAttrValue("URI", "") != "#"+id {
-		return fmt.Errorf("%w: reference %q does not name <%s ID=%q>", ErrWrapped, ref.SelectAttrValue("URI", ""), el.Tag, id)
+	if attr(ref, "URI") != "#"+id {
+		return fmt.Errorf("%w: reference %q does not name <%s ID=%q>", ErrWrapped, attr(ref, "URI"), el.Tag, id)
 	}
 	rc := ref.ChildElements()
 	if len(rc) != 3 || !isDS(rc[0], "Transforms") || !isDS(rc[1], "DigestMethod") || !isDS(rc[2], "DigestValue") {
@@ -296,14 +296,14 @@ func verifyEnveloped(el *etree.Element, trusted []*x509.Certificate, pol Algorit
 	}
 	tr := rc[0].ChildElements()
 	if len(tr) != 2 || !isDS(tr[0], "Transform") || !isDS(tr[1], "Transform") ||
-		tr[0].SelectAttrValue("Algorithm", "") != AlgEnveloped || len(tr[0].ChildElements()) != 0 {
+		attr(tr[0], "Algorithm") != AlgEnveloped || len(tr[0].ChildElements()) != 0 {
 		return fmt.Errorf("%w: transforms must be enveloped-signature then exclusive c14n", ErrAlgorithm)
 	}
 	refPrefixes, err := c14nMethod(tr[1])
 	if err != nil {
 		return err
 	}
-	digestHash, err := pol.digestHash(rc[1].SelectAttrValue("Algorithm", ""))
+	digestHash, err := pol.digestHash(attr(rc[1], "Algorithm"))
 	if err != nil {
 		return err
 	}
@@ -324,13 +324,16 @@ func verifyEnveloped(el *etree.Element, trusted []*x509.Certificate, pol Algorit
 		return fmt.Errorf("%w: bad SignatureValue", ErrSignatureInvalid)
 	}
 
-	signedInfo, err := canonicalSignedInfo(si, siPrefixes)
+	// SignedInfo is hashed as the reference is below: goxmldsig's transform on a
+	// detached copy, streamed into the hash, with no buffer or second copy.
+	siCopy, err := detach(si)
 	if err != nil {
 		return err
 	}
-	hh := sigHash.New()
-	hh.Write(signedInfo)
-	siDigest := hh.Sum(nil)
+	siDigest, err := hashCanonical(siCopy, siPrefixes, sigHash)
+	if err != nil {
+		return err
+	}
 	verified := false
 	for _, c := range trusted {
 		pub, ok := c.PublicKey.(*rsa.PublicKey)
@@ -364,7 +367,7 @@ func verifyEnveloped(el *etree.Element, trusted []*x509.Certificate, pol Algorit
 // c14nMethod checks that a CanonicalizationMethod or Transform is exclusive c14n
 // without comments and returns its InclusiveNamespaces prefix list.
 func c14nMethod(el *etree.Element) (string, error) {
-	if alg := el.SelectAttrValue("Algorithm", ""); alg != AlgExcC14N {
+	if alg := attr(el, "Algorithm"); alg != AlgExcC14N {
 		return "", fmt.Errorf("%w: canonicalisation %q", ErrAlgorithm, alg)
 	}
 	kids := el.ChildElements()
@@ -372,7 +375,7 @@ func c14nMethod(el *etree.Element) (string, error) {
 	case len(kids) == 0:
 		return "", nil
 	case len(kids) == 1 && kids[0].Tag == "InclusiveNamespaces" && kids[0].NamespaceURI() == NSExcC14N:
-		return kids[0].SelectAttrValue("PrefixList", ""), nil
+		return attr(kids[0], "PrefixList"), nil
 	}
 	return "", fmt.Errorf("%w: unexpected content in canonicalisation method", ErrSignatureInvalid)
 }

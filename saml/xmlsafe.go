@@ -57,6 +57,7 @@ func DecodeMessage(field string, maxSize int) ([]byte, error) {
 // code that reads it. Instead of tokenising twice to compare, as round-trip
 // validators do, the one tree we parse is walked once and must only contain
 // constructs that round-trip by construction:
+//   - exactly one document element;
 //   - no DTD, no entity declarations, no directives of any kind;
 //   - no processing instructions or comments inside the document element (comments
 //     are dropped by canonicalisation, so "1234<!---->5678Z" would be signed as one
@@ -87,6 +88,12 @@ func parseXML(data []byte, maxSize int) (*etree.Document, error) {
 	}
 	for _, t := range doc.Child {
 		switch t := t.(type) {
+		case *etree.Element:
+			// encoding/xml reads on past the end of the first element; a second
+			// one is not XML, and another parser might read it instead.
+			if t != root {
+				return nil, fmt.Errorf("%w: more than one document element", ErrMalformed)
+			}
 		case *etree.Directive:
 			return nil, fmt.Errorf("%w: directives are not allowed", ErrMalformed)
 		case *etree.ProcInst:
@@ -233,4 +240,25 @@ func textOf(el *etree.Element) (string, error) {
 		}
 	}
 	return b.String(), nil
+}
+
+// attr returns the value of the unprefixed attribute name. etree's SelectAttr
+// would also match "x:name" or "xmlns:name", letting a foreign attribute stand
+// in for a protocol one.
+func attr(el *etree.Element, name string) string {
+	for _, a := range el.Attr {
+		if a.Space == "" && a.Key == name {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+func hasAttr(el *etree.Element, name string) bool {
+	for _, a := range el.Attr {
+		if a.Space == "" && a.Key == name {
+			return true
+		}
+	}
+	return false
 }
