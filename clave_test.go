@@ -214,7 +214,7 @@ func TestLoginEndToEnd(t *testing.T) {
 
 	_, page := b.get(a.srv.URL + "/expediente?id=7")
 	require.Contains(t, page, `name="SAMLRequest"`)
-	_, page = b.submit(page, nil) // to the gateway
+	_, page = b.submit(page, nil)     // to the gateway
 	resp, page := b.submit(page, nil) // back to the ACS, redirected to the page
 	require.Equal(t, http.StatusOK, resp.StatusCode, page)
 	assert.Equal(t, "hola MARIA 12345678Z substantial /expediente?id=7", page)

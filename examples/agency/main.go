@@ -37,7 +37,7 @@ func main() {
 }
 
 type options struct {
-	addr, env, gatewayURL, gatewayIssuer, gatewayCert, gatewayCertsURL string
+	addr, env, gatewayURL, gatewayIssuer, gatewayCert, gatewayCertsURL  string
 	keyFile, certFile, providerName, acsURL, loa, disable, cookieSecret string
 }
 

@@ -1,0 +1,323 @@
+package clave
+
+import (
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/x509"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/clave-go/clave/internal/dni"
+	"github.com/clave-go/clave/internal/flow"
+	"github.com/clave-go/clave/internal/notify"
+	"github.com/clave-go/clave/internal/registry"
+	"github.com/clave-go/clave/internal/store"
+	"github.com/clave-go/clave/pin"
+	"github.com/clave-go/clave/saml"
+)
+
+// Citizen is a person registered at the reference gateway.
+type Citizen = registry.Citizen
+
+// Level is a citizen's registration level; Status their standing.
+type (
+	Level  = registry.Level
+	Status = registry.Status
+)
+
+// Registration levels and statuses of a Citizen.
+const (
+	LevelBasic    = registry.LevelBasic
+	LevelAdvanced = registry.LevelAdvanced
+	StatusActive  = registry.StatusActive
+	StatusBlocked = registry.StatusBlocked
+	StatusGaveUp  = registry.StatusGaveUp
+)
+
+// Notifier delivers the gateway's SMS and app notifications; Message is one of
+// them and Inbox the reference implementation that keeps them for tests.
+type (
+	Notifier = notify.Notifier
+	Message  = notify.Message
+	Inbox    = notify.Inbox
+)
+
+// Notification channels.
+const (
+	ChannelSMS = notify.SMS
+	ChannelApp = notify.App
+)
+
+// ParseDocument validates and normalises a DNI or NIE ("12.345.678-z" →
+// "12345678Z").
+func ParseDocument(s string) (dni.ID, error) { return dni.Parse(s) }
+
+// ServiceProvider is a service registered at the gateway.
+type ServiceProvider struct {
+	// SPID is the part of ProviderName before ';'.
+	SPID string
+	// Name is shown to the citizen; default the application name of requests.
+	Name string
+	// Certificates verify the service's requests.
+	Certificates []*x509.Certificate
+	// ACSURLs are the only URLs responses are posted to.
+	ACSURLs []string
+	// SignAssertion also signs the Assertion (eIDAS style) besides the Response.
+	SignAssertion bool
+	// EncryptionCertificate, when set, makes the gateway encrypt assertions for
+	// this service (RSA-OAEP + AES-256-GCM).
+	EncryptionCertificate *x509.Certificate
+}
+
+func (sp *ServiceProvider) allows(acs string) bool {
+	for _, u := range sp.ACSURLs {
+		if u == acs {
+			return true
+		}
+	}
+	return false
+}
+
+// GatewayConfig configures a reference Gateway.
+type GatewayConfig struct {
+	// BaseURL is the gateway's public URL (e.g. "http://127.0.0.1:9000");
+	// requests must be addressed to BaseURL + /Proxy2/ServiceProvider.
+	BaseURL string
+	// Issuer is the gateway's entity; default BaseURL.
+	Issuer string
+	// SigningKey and SigningCertificate sign every response (required).
+	SigningKey         crypto.Signer
+	SigningCertificate *x509.Certificate
+	// NextCertificates are published at /Proxy2/Certificates beside the signing
+	// one, so services trust the next key before a rollover.
+	NextCertificates []*x509.Certificate
+	// ServiceProviders are registered at start; more with RegisterServiceProvider.
+	ServiceProviders []ServiceProvider
+	// DB is the gateway's database (see OpenGatewayDB); nil keeps everything in
+	// memory.
+	DB *sql.DB
+	// PINSecret keys the hashes of Cl@ve PINs at rest (≥ 32 bytes). Keep it
+	// stable across restarts so pending PINs stay valid; default random.
+	PINSecret []byte
+	// PIN tunes the Cl@ve PIN rules; zero values are the real gateway's.
+	PIN pin.Config
+	// Notifier delivers SMS and app messages; default an Inbox.
+	Notifier Notifier
+	// SubjectAddress is written in SubjectConfirmationData/@Address, as the real
+	// gateway writes an internal address of its own; default "10.0.0.1".
+	SubjectAddress string
+	// FlowTimeout bounds a login at the gateway; default 30 minutes.
+	FlowTimeout time.Duration
+	// Now is the clock of everything time-bound; default time.Now.
+	Now func() time.Time
+	// Logger receives the gateway's events, never secrets or full identifiers.
+	Logger *slog.Logger
+}
+
+// Gateway is the reference Cl@ve identity provider: an http.Handler that speaks
+// the real gateway's protocol, offers Cl@ve PIN and shows the other methods as
+// unavailable until they are built.
+type Gateway struct {
+	cfg      GatewayConfig
+	endpoint string
+	signer   *saml.Signer
+	flows    flow.Store
+	citizens registry.Store
+	pins     *pin.Service
+	inbox    *notify.Inbox
+	notifier notify.Notifier
+	methods  []flow.Method
+	mux      *http.ServeMux
+	log      *slog.Logger
+
+	mu  sync.RWMutex
+	sps map[string]*ServiceProvider
+}
+
+// OpenGatewayDB opens (creating) the gateway's SQLite database at path, durable
+// on every acknowledged write; ":memory:" for a throwaway one.
+func OpenGatewayDB(ctx context.Context, path string) (*sql.DB, error) {
+	return store.Open(ctx, path)
+}
+
+// NewGateway builds a Gateway.
+func NewGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("clave: gateway BaseURL must be an absolute http(s) URL")
+	}
+	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
+	if cfg.Issuer == "" {
+		cfg.Issuer = cfg.BaseURL
+	}
+	if cfg.SigningKey == nil || cfg.SigningCertificate == nil {
+		return nil, errors.New("clave: gateway needs SigningKey and SigningCertificate")
+	}
+	if _, ok := cfg.SigningKey.Public().(*rsa.PublicKey); !ok {
+		return nil, errors.New("clave: gateway SigningKey must be RSA")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.SubjectAddress == "" {
+		cfg.SubjectAddress = "10.0.0.1"
+	}
+	if cfg.FlowTimeout <= 0 {
+		cfg.FlowTimeout = 30 * time.Minute
+	}
+	g := &Gateway{
+		cfg:      cfg,
+		endpoint: cfg.BaseURL + saml.ServiceProviderPath,
+		signer:   &saml.Signer{Key: cfg.SigningKey, Certificate: cfg.SigningCertificate},
+		log:      cfg.Logger,
+		sps:      map[string]*ServiceProvider{},
+	}
+	if cfg.Notifier == nil {
+		g.inbox = notify.NewInbox(0, cfg.Now)
+		g.notifier = g.inbox
+	} else {
+		g.notifier = cfg.Notifier
+		g.inbox, _ = cfg.Notifier.(*notify.Inbox)
+	}
+	var pinStore pin.Store
+	if cfg.DB != nil {
+		if g.flows, err = flow.NewSQLStore(ctx, cfg.DB, cfg.Now); err != nil {
+			return nil, err
+		}
+		rs, err := registry.NewSQLStore(ctx, cfg.DB)
+		if err != nil {
+			return nil, err
+		}
+		g.citizens = rs.WithClock(cfg.Now)
+		if pinStore, err = pin.NewSQLStore(ctx, cfg.DB); err != nil {
+			return nil, err
+		}
+	} else {
+		g.flows = flow.NewMemoryStore(cfg.Now)
+		g.citizens = registry.NewMemoryStore().WithClock(cfg.Now)
+		pinStore = pin.NewMemoryStore()
+	}
+	pc := cfg.PIN
+	if pc.Now == nil {
+		pc.Now = cfg.Now
+	}
+	if pc.Secret == nil {
+		pc.Secret = cfg.PINSecret
+	}
+	if g.pins, err = pin.New(pc, pinStore); err != nil {
+		return nil, err
+	}
+	for _, sp := range cfg.ServiceProviders {
+		if err := g.RegisterServiceProvider(sp); err != nil {
+			return nil, err
+		}
+	}
+	g.methods = []flow.Method{
+		unavailableMethod{saml.MethodMovil, saml.LoASubstantial, "movil"},
+		pin.NewMethod(g.pins, g.citizens, g.notifier, g.log),
+		unavailableMethod{saml.MethodGISS, saml.LoASubstantial, "permanente"},
+		unavailableMethod{saml.MethodAfirma, saml.LoAHigh, "certificado"},
+		unavailableMethod{saml.MethodEIDAS, saml.LoAHigh, "eidas"},
+	}
+	g.routes()
+	return g, nil
+}
+
+// RegisterServiceProvider adds or replaces a service.
+func (g *Gateway) RegisterServiceProvider(sp ServiceProvider) error {
+	if sp.SPID == "" || strings.Contains(sp.SPID, ";") {
+		return errors.New("clave: service provider needs an SPID without ';'")
+	}
+	if len(sp.Certificates) == 0 || len(sp.ACSURLs) == 0 {
+		return fmt.Errorf("clave: service provider %s needs certificates and ACS URLs", sp.SPID)
+	}
+	for _, u := range sp.ACSURLs {
+		if err := absoluteURL(u); err != nil {
+			return fmt.Errorf("clave: service provider %s: ACS URL %q: %w", sp.SPID, u, err)
+		}
+	}
+	cp := sp
+	cp.Certificates = append([]*x509.Certificate(nil), sp.Certificates...)
+	cp.ACSURLs = append([]string(nil), sp.ACSURLs...)
+	g.mu.Lock()
+	g.sps[sp.SPID] = &cp
+	g.mu.Unlock()
+	return nil
+}
+
+func (g *Gateway) serviceProvider(spid string) (*ServiceProvider, bool) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	sp, ok := g.sps[spid]
+	return sp, ok
+}
+
+func (g *Gateway) spTrust(spid string) ([]*x509.Certificate, error) {
+	sp, ok := g.serviceProvider(spid)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", saml.ErrUnknownSP, spid)
+	}
+	return sp.Certificates, nil
+}
+
+// PutCitizen registers or updates a citizen.
+func (g *Gateway) PutCitizen(ctx context.Context, c Citizen) error { return g.citizens.Put(ctx, c) }
+
+// Citizen returns a registered citizen.
+func (g *Gateway) Citizen(ctx context.Context, id string) (Citizen, error) {
+	d, err := dni.Parse(id)
+	if err != nil {
+		return Citizen{}, err
+	}
+	return g.citizens.Get(ctx, d)
+}
+
+// SeedCitizens loads a seed file's citizens (see the registry's JSON format).
+func (g *Gateway) SeedCitizens(ctx context.Context, cs []Citizen) error {
+	return registry.SeedStore(ctx, g.citizens, cs)
+}
+
+// Inbox returns the reference notifier's inbox, or nil when another Notifier
+// was configured.
+func (g *Gateway) Inbox() *Inbox { return g.inbox }
+
+// Endpoint is the URL services post requests to.
+func (g *Gateway) Endpoint() string { return g.endpoint }
+
+// Issuer is the gateway's entity, the Issuer of its responses.
+func (g *Gateway) Issuer() string { return g.cfg.Issuer }
+
+// TrustedCertificates are the certificates services must trust: the signing
+// one and any next ones.
+func (g *Gateway) TrustedCertificates() []*x509.Certificate {
+	return append([]*x509.Certificate{g.cfg.SigningCertificate}, g.cfg.NextCertificates...)
+}
+
+// ServeHTTP implements http.Handler.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
+
+type unavailableMethod struct {
+	id   saml.Method
+	max  saml.LoA
+	slug string
+}
+
+func (m unavailableMethod) ID() saml.Method                { return m.id }
+func (m unavailableMethod) MaxLoA() saml.LoA               { return m.max }
+func (m unavailableMethod) Slug() string                   { return m.slug }
+func (m unavailableMethod) Handler(flow.Host) http.Handler { return nil }
+
+// LoadCitizens reads a citizens seed file (JSON, see examples/gateway).
+func LoadCitizens(r io.Reader) ([]Citizen, error) { return registry.LoadSeed(r) }

@@ -1,0 +1,57 @@
+package clave
+
+import (
+	"github.com/clave-go/clave/internal/flow"
+	"github.com/clave-go/clave/internal/registry"
+	"github.com/clave-go/clave/saml"
+)
+
+// buildResponse issues the signed Response for a flow: the citizen's identity at
+// loa, or the status st. Attributes follow the real gateway: PersonIdentifier,
+// names and SelectedIdP always; DateOfBirth when asked for.
+func (g *Gateway) buildResponse(f *flow.Flow, c *registry.Citizen, loa saml.LoA, st *saml.StatusError) ([]byte, error) {
+	p := saml.ResponseParams{
+		InResponseTo:   f.RequestID,
+		Destination:    f.ACSURL,
+		Issuer:         g.cfg.Issuer,
+		IssueInstant:   g.cfg.Now(),
+		Status:         st,
+		SubjectAddress: g.cfg.SubjectAddress,
+		LoA:            loa,
+	}
+	if c != nil {
+		id := c.ID.String()
+		format := f.NameIDFormat
+		if format == "" || format == saml.NameIDUnspecified {
+			format = saml.NameIDTransient
+		}
+		p.NameID = saml.NameID{Value: id, Format: format}
+		p.AuthnInstant = p.IssueInstant
+		p.Attributes = []saml.Attribute{
+			{Name: saml.AttrCurrentFamilyName, FriendlyName: "FamilyName", XSIType: "eidas-natural:CurrentFamilyNameType", Values: []string{c.FamilyNames()}},
+			{Name: saml.AttrCurrentGivenName, FriendlyName: "FirstName", XSIType: "eidas-natural:CurrentGivenNameType", Values: []string{c.GivenName}},
+			{Name: saml.AttrPersonIdentifier, FriendlyName: "PersonIdentifier", XSIType: "eidas-natural:PersonIdentifierType", Values: []string{id}},
+			{Name: saml.AttrFirstSurname, FriendlyName: "FirstSurname", Values: []string{c.FirstSurname}},
+		}
+		for _, a := range f.Attributes {
+			if a == saml.AttrDateOfBirth && !c.DateOfBirth.IsZero() {
+				p.Attributes = append(p.Attributes, saml.Attribute{Name: saml.AttrDateOfBirth, FriendlyName: "DateOfBirth",
+					XSIType: "eidas-natural:DateOfBirthType", Values: []string{c.DateOfBirth.Format("2006-01-02")}})
+			}
+		}
+		p.Attributes = append(p.Attributes, saml.Attribute{Name: saml.AttrSelectedIdP, FriendlyName: "SelectedIdP", Values: []string{string(f.Method)}})
+	}
+	doc, err := saml.BuildResponse(p)
+	if err != nil {
+		return nil, err
+	}
+	sec := saml.ResponseSecurity{Signer: g.signer, SignResponse: true}
+	if sp, ok := g.serviceProvider(f.SPID); ok && c != nil {
+		sec.SignAssertion = sp.SignAssertion
+		sec.EncryptFor = sp.EncryptionCertificate
+	}
+	if err := saml.SecureResponse(doc, sec); err != nil {
+		return nil, err
+	}
+	return doc.WriteToBytes()
+}

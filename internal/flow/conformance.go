@@ -1,0 +1,81 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clave-go/clave/internal/store"
+	"github.com/clave-go/clave/saml"
+)
+
+// RunStoreConformance checks the Store contract; every implementation passes it.
+// newStore gets the clock the store must use.
+func RunStoreConformance(t *testing.T, newStore func(t *testing.T, now func() time.Time) Store) {
+	ctx := context.Background()
+	base := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	mk := func(id string) *Flow {
+		_, h, err := NewBrowserKey()
+		require.NoError(t, err)
+		return &Flow{ID: id, BrowserKeyHash: h, SPID: "S1", App: "A", RequestID: "_r", ACSURL: "https://sp/acs",
+			RelayState: "rs", MinLoA: saml.LoASubstantial, Disabled: []saml.Method{saml.MethodGISS},
+			Attributes: []string{saml.AttrDateOfBirth}, Lang: "es", CreatedAt: base, ExpiresAt: base.Add(30 * time.Minute),
+			Data: map[string]string{"k": "v"}}
+	}
+	t.Run("create get round trip", func(t *testing.T) {
+		now := base
+		s := newStore(t, func() time.Time { return now })
+		f := mk("f1")
+		require.NoError(t, s.Create(ctx, f))
+		got, err := s.Get(ctx, "f1")
+		require.NoError(t, err)
+		assert.Equal(t, f, got)
+		assert.ErrorIs(t, s.Create(ctx, f), store.ErrConflict)
+		_, err = s.Get(ctx, "nope")
+		assert.ErrorIs(t, err, store.ErrNotFound)
+	})
+	t.Run("update is atomic and isolated", func(t *testing.T) {
+		now := base
+		s := newStore(t, func() time.Time { return now })
+		require.NoError(t, s.Create(ctx, mk("f2")))
+		var wg sync.WaitGroup
+		for i := 0; i < 20; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				assert.NoError(t, s.Update(ctx, "f2", func(f *Flow) error {
+					f.Data["n"] += "x"
+					return nil
+				}))
+			}()
+		}
+		wg.Wait()
+		got, err := s.Get(ctx, "f2")
+		require.NoError(t, err)
+		assert.Len(t, got.Data["n"], 20, "no lost update")
+		boom := errors.New("boom")
+		assert.ErrorIs(t, s.Update(ctx, "f2", func(f *Flow) error { f.Done = true; return boom }), boom)
+		got, _ = s.Get(ctx, "f2")
+		assert.False(t, got.Done, "a failed update changes nothing")
+		assert.ErrorIs(t, s.Update(ctx, "nope", func(*Flow) error { return nil }), store.ErrNotFound)
+	})
+	t.Run("request IDs are answered once until they expire", func(t *testing.T) {
+		now := base
+		s := newStore(t, func() time.Time { return now })
+		seen, err := s.SeenRequest(ctx, "S1", "_a", now.Add(time.Minute))
+		require.NoError(t, err)
+		assert.False(t, seen)
+		seen, _ = s.SeenRequest(ctx, "S1", "_a", now.Add(time.Minute))
+		assert.True(t, seen)
+		seen, _ = s.SeenRequest(ctx, "S2", "_a", now.Add(time.Minute))
+		assert.False(t, seen, "per service")
+		now = now.Add(2 * time.Minute)
+		seen, _ = s.SeenRequest(ctx, "S1", "_a", now.Add(time.Minute))
+		assert.False(t, seen, "forgotten after expiry")
+	})
+}

@@ -1,0 +1,225 @@
+// Package flow holds a login in progress at the reference gateway: which
+// service asked, what it asked for, and which method the citizen is using. The
+// gateway owns flows; methods (pin, mobile, ...) read them, keep their own step
+// data in them, and end them through Host.
+//
+// Flows live in a Store, not in goroutines, so that a method waiting for a
+// phone survives a restart and any replica can finish it.
+package flow
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/clave-go/clave/internal/registry"
+	"github.com/clave-go/clave/internal/store"
+	"github.com/clave-go/clave/saml"
+)
+
+// Flow is one login at the gateway.
+type Flow struct {
+	ID string
+	// BrowserKeyHash binds the flow to the browser that started it: the key
+	// itself sits only in that browser's cookie.
+	BrowserKeyHash []byte
+	SPID, App      string
+	RequestID      string
+	ACSURL         string
+	// RelayState is the POST RelayState, echoed with the response.
+	RelayState   string
+	MinLoA       saml.LoA
+	Disabled     []saml.Method
+	NameIDFormat string
+	Attributes   []string
+	Lang         string
+	Method       saml.Method
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	// Done is set once a response was issued; a flow answers once.
+	Done bool
+	// Data is the method's step state (e.g. the identifier a PIN was sent for).
+	Data map[string]string
+}
+
+// Store keeps flows and the request IDs already seen.
+type Store interface {
+	Create(ctx context.Context, f *Flow) error
+	Get(ctx context.Context, id string) (*Flow, error)
+	// Update applies fn atomically to the stored flow.
+	Update(ctx context.Context, id string, fn func(*Flow) error) error
+	// SeenRequest records a (service, request ID) pair until expiry and reports
+	// whether it had been seen: a request is answered once.
+	SeenRequest(ctx context.Context, spid, requestID string, expiry time.Time) (bool, error)
+}
+
+// Host is what the gateway offers a method.
+type Host interface {
+	// Flow returns the flow named in the request path, checked against the
+	// browser's cookie, not done and not expired.
+	Flow(r *http.Request) (*Flow, error)
+	// Update changes the flow's stored state.
+	Update(ctx context.Context, id string, fn func(*Flow) error) error
+	// Complete ends the flow with the citizen authenticated at loa and posts the
+	// signed Response to the service.
+	Complete(w http.ResponseWriter, r *http.Request, f *Flow, c registry.Citizen, loa saml.LoA)
+	// Fail ends the flow with an error status posted to the service.
+	Fail(w http.ResponseWriter, r *http.Request, f *Flow, st *saml.StatusError)
+	// Render writes a page in the gateway's layout and the flow's language.
+	Render(w http.ResponseWriter, r *http.Request, status int, page string, data map[string]any)
+	// Now is the gateway's clock.
+	Now() time.Time
+}
+
+// NewBrowserKey returns a random key for a flow cookie and its hash for the
+// flow record.
+func NewBrowserKey() (key string, hash []byte, err error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", nil, err
+	}
+	key = base64.RawURLEncoding.EncodeToString(b)
+	sum := sha256.Sum256([]byte(key))
+	return key, sum[:], nil
+}
+
+// CheckBrowserKey compares a cookie's key with the stored hash in constant time.
+func (f *Flow) CheckBrowserKey(key string) bool {
+	sum := sha256.Sum256([]byte(key))
+	return len(f.BrowserKeyHash) == len(sum) && subtle.ConstantTimeCompare(sum[:], f.BrowserKeyHash) == 1
+}
+
+// NewID returns a random flow ID, safe in URLs.
+func NewID() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// MemoryStore is an in-process Store.
+type MemoryStore struct {
+	mu    sync.Mutex
+	flows map[string][]byte
+	seen  map[string]time.Time
+	now   func() time.Time
+}
+
+// NewMemoryStore returns an empty MemoryStore using now to expire entries.
+func NewMemoryStore(now func() time.Time) *MemoryStore {
+	if now == nil {
+		now = time.Now
+	}
+	return &MemoryStore{flows: map[string][]byte{}, seen: map[string]time.Time{}, now: now}
+}
+
+// Flows are stored serialised so callers never share a mutable record.
+func encode(f *Flow) ([]byte, error) { return json.Marshal(f) }
+
+func decode(b []byte) (*Flow, error) {
+	var f Flow
+	return &f, json.Unmarshal(b, &f)
+}
+
+// Create implements Store.
+func (m *MemoryStore) Create(_ context.Context, f *Flow) error {
+	b, err := encode(f)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.flows[f.ID]; ok {
+		return store.ErrConflict
+	}
+	m.prune()
+	m.flows[f.ID] = b
+	return nil
+}
+
+// Get implements Store.
+func (m *MemoryStore) Get(_ context.Context, id string) (*Flow, error) {
+	m.mu.Lock()
+	b, ok := m.flows[id]
+	m.mu.Unlock()
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	return decode(b)
+}
+
+// Update implements Store.
+func (m *MemoryStore) Update(_ context.Context, id string, fn func(*Flow) error) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.flows[id]
+	if !ok {
+		return store.ErrNotFound
+	}
+	f, err := decode(b)
+	if err != nil {
+		return err
+	}
+	if err := fn(f); err != nil {
+		return err
+	}
+	if f.ID != id {
+		return store.ErrConflict
+	}
+	nb, err := encode(f)
+	if err != nil {
+		return err
+	}
+	m.flows[id] = nb
+	return nil
+}
+
+// SeenRequest implements Store.
+func (m *MemoryStore) SeenRequest(_ context.Context, spid, requestID string, expiry time.Time) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := spid + "\x00" + requestID
+	if exp, ok := m.seen[k]; ok && m.now().Before(exp) {
+		return true, nil
+	}
+	m.seen[k] = expiry
+	return false, nil
+}
+
+// prune drops expired flows and request IDs; called under the lock on writes.
+func (m *MemoryStore) prune() {
+	now := m.now()
+	if len(m.flows)%256 != 0 {
+		return
+	}
+	for id, b := range m.flows {
+		if f, err := decode(b); err == nil && now.After(f.ExpiresAt.Add(time.Hour)) {
+			delete(m.flows, id)
+		}
+	}
+	for k, exp := range m.seen {
+		if !now.Before(exp) {
+			delete(m.seen, k)
+		}
+	}
+}
+
+// Method is an authentication method the gateway offers on its chooser.
+type Method interface {
+	// ID is the method's SelectedIdP value.
+	ID() saml.Method
+	// MaxLoA is the highest level the method can give; the chooser hides it for
+	// requests asking more.
+	MaxLoA() saml.LoA
+	// Handler serves the method's pages and APIs under /login/{flow}/<slug>/.
+	Handler(host Host) http.Handler
+	// Slug names the method in URLs.
+	Slug() string
+}

@@ -1,0 +1,96 @@
+// Package pages renders the reference gateway's HTML: one layout, the pages of
+// the gateway and of each method, and their texts in the gateway's languages.
+package pages
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+)
+
+//go:embed templates/*.html
+var files embed.FS
+
+// Languages offered, in the order of the switch. Spanish is the fallback.
+var Languages = []string{"es", "en"}
+
+var tmpl = template.Must(template.New("").Funcs(template.FuncMap{
+	"t": func(lang, key string) string { return T(lang, key) },
+}).ParseFS(files, "templates/*.html"))
+
+// T returns the text for key in lang, falling back to Spanish, then to the key
+// itself so a missing translation shows up on the page instead of vanishing.
+func T(lang, key string) string {
+	if m, ok := texts[lang]; ok {
+		if s, ok := m[key]; ok {
+			return s
+		}
+	}
+	if s, ok := texts["es"][key]; ok {
+		return s
+	}
+	return key
+}
+
+// Lang picks the page language: an explicit ?lang= wins, then the lang cookie,
+// then Accept-Language, then Spanish.
+func Lang(r *http.Request) string {
+	if l := r.URL.Query().Get("lang"); supported(l) {
+		return l
+	}
+	if c, err := r.Cookie("clave_lang"); err == nil && supported(c.Value) {
+		return c.Value
+	}
+	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
+		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+		base, _, _ := strings.Cut(strings.ToLower(tag), "-")
+		if supported(base) {
+			return base
+		}
+	}
+	return "es"
+}
+
+func supported(l string) bool {
+	for _, s := range Languages {
+		if s == l {
+			return true
+		}
+	}
+	return false
+}
+
+// Render writes page inside the layout. data may be nil; "Lang" and "Title" are
+// filled in.
+func Render(w http.ResponseWriter, r *http.Request, status int, page string, data map[string]any) {
+	if data == nil {
+		data = map[string]any{}
+	}
+	lang, _ := data["Lang"].(string)
+	if lang == "" {
+		lang = Lang(r)
+		data["Lang"] = lang
+	}
+	if r.URL.Query().Get("lang") == lang {
+		http.SetCookie(w, &http.Cookie{Name: "clave_lang", Value: lang, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	}
+	data["Page"] = page
+	data["Languages"] = Languages
+	data["Path"] = r.URL.Path
+	var body bytes.Buffer
+	if err := tmpl.ExecuteTemplate(&body, page, data); err != nil {
+		http.Error(w, fmt.Sprintf("page %s: %v", page, err), http.StatusInternalServerError)
+		return
+	}
+	data["Body"] = template.HTML(body.String())
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'unsafe-inline'; form-action *")
+	w.WriteHeader(status)
+	_ = tmpl.ExecuteTemplate(w, "layout", data)
+}
