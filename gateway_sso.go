@@ -31,6 +31,7 @@ func (g *Gateway) routes() {
 			mux.Handle("/login/{flow}/"+m.Slug()+"/", h)
 		}
 	}
+	g.apiRoutes(mux)
 	g.mux = mux
 }
 
