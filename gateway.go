@@ -139,6 +139,9 @@ type Gateway struct {
 	mux      *http.ServeMux
 	log      *slog.Logger
 
+	clock    *gatewayClock
+	controls controls
+
 	mu  sync.RWMutex
 	sps map[string]*ServiceProvider
 }
@@ -168,6 +171,10 @@ func NewGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	// Every part of the gateway reads this one clock, so the test controls can
+	// move time forward for PINs, flows and responses alike.
+	clock := &gatewayClock{base: cfg.Now}
+	cfg.Now = clock.Now
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -179,6 +186,7 @@ func NewGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 	}
 	g := &Gateway{
 		cfg:      cfg,
+		clock:    clock,
 		endpoint: cfg.BaseURL + saml.ServiceProviderPath,
 		signer:   &saml.Signer{Key: cfg.SigningKey, Certificate: cfg.SigningCertificate},
 		log:      cfg.Logger,

@@ -126,6 +126,9 @@ func (g *Gateway) handleServiceProvider(w http.ResponseWriter, r *http.Request) 
 	http.SetCookie(w, &http.Cookie{Name: flowCookiePrefix + id, Value: key, Path: "/login/" + id,
 		Expires: f.ExpiresAt, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
 	g.log.InfoContext(ctx, "gateway: login started", "sp", req.SPID, "flow", id, "loa", req.LoA.String())
+	if g.answerArmedPersona(w, r, f) {
+		return
+	}
 	http.Redirect(w, r, "/login/"+id, http.StatusSeeOther)
 }
 
@@ -254,12 +257,14 @@ func (g *Gateway) answer(w http.ResponseWriter, r *http.Request, f *flow.Flow, c
 		g.errorPage(w, r, http.StatusInternalServerError, "error.request", nil)
 		return
 	}
+	form := saml.PostForm{Action: f.ACSURL, Field: saml.FieldSAMLResponse, Message: xml, RelayState: f.RelayState}
+	form = g.applyArmedFault(ctx, f, form)
 	if st != nil {
 		g.log.InfoContext(ctx, "gateway: login failed", "sp", f.SPID, "flow", f.ID, "status", st.SubCode)
 	} else {
 		g.log.InfoContext(ctx, "gateway: login completed", "sp", f.SPID, "flow", f.ID, "person", c.ID, "loa", loa.String())
 	}
-	saml.PostForm{Action: f.ACSURL, Field: saml.FieldSAMLResponse, Message: xml, RelayState: f.RelayState}.ServeHTTP(w, r)
+	form.ServeHTTP(w, r)
 }
 
 func (g *Gateway) handleCertificates(w http.ResponseWriter, r *http.Request) {
