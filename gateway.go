@@ -117,6 +117,9 @@ type GatewayConfig struct {
 	SubjectAddress string
 	// FlowTimeout bounds a login at the gateway; default 30 minutes.
 	FlowTimeout time.Duration
+	// APIRate limits each service's calls to the app APIs (/api/...); zero
+	// fields mean 600 calls a minute with bursts of 60.
+	APIRate APIRateLimit
 	// Now is the clock of everything time-bound; default time.Now.
 	Now func() time.Time
 	// Logger receives the gateway's events, never secrets or full identifiers.
@@ -141,6 +144,7 @@ type Gateway struct {
 
 	clock    *gatewayClock
 	controls controls
+	inspect  inspector
 
 	mu  sync.RWMutex
 	sps map[string]*ServiceProvider

@@ -60,44 +60,13 @@ func (g *Gateway) handleServiceProvider(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	ctx := r.Context()
-	raw, err := saml.DecodeMessage(r.PostForm.Get(saml.FieldSAMLRequest), 0)
-	if err != nil {
-		g.errorPage(w, r, http.StatusBadRequest, "error.request", err)
-		return
-	}
-	relay := r.PostForm.Get(saml.FieldRelayState)
-	if err := saml.CheckRelayState(relay); err != nil {
-		g.errorPage(w, r, http.StatusBadRequest, "error.request", err)
-		return
-	}
-	req, err := saml.ParseAuthnRequest(raw, g.spTrust, saml.RequestPolicy{Now: g.cfg.Now})
+	req, relay, err := g.checkRequest(r)
 	if err != nil {
 		g.log.WarnContext(ctx, "gateway: request refused", "error", err)
 		g.errorPage(w, r, http.StatusBadRequest, "error.request", err)
 		return
 	}
-	sp, _ := g.serviceProvider(req.SPID)
-	switch {
-	case !sp.allows(req.ACSURL):
-		err = fmt.Errorf("ACS URL %q is not registered for %s", req.ACSURL, req.SPID)
-	case req.Destination != g.endpoint:
-		err = fmt.Errorf("Destination %q is not this gateway (%s)", req.Destination, g.endpoint)
-	case req.IsPassive:
-		err = errors.New("passive authentication is not offered")
-	}
-	if err != nil {
-		g.log.WarnContext(ctx, "gateway: request refused", "sp", req.SPID, "error", err)
-		g.errorPage(w, r, http.StatusBadRequest, "error.request", err)
-		return
-	}
 	now := g.cfg.Now()
-	if seen, err := g.flows.SeenRequest(ctx, req.SPID, req.ID, now.Add(time.Hour)); err != nil || seen {
-		if err == nil {
-			err = fmt.Errorf("request %s was already received", req.ID)
-		}
-		g.errorPage(w, r, http.StatusBadRequest, "error.request", err)
-		return
-	}
 	id, err := flow.NewID()
 	if err != nil {
 		g.errorPage(w, r, http.StatusInternalServerError, "error.request", nil)
@@ -130,6 +99,60 @@ func (g *Gateway) handleServiceProvider(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	http.Redirect(w, r, "/login/"+id, http.StatusSeeOther)
+}
+
+// checkRequest applies the request rules in order, records the exchange with
+// its checklist for inspection, and returns the verified request.
+func (g *Gateway) checkRequest(r *http.Request) (*saml.ReceivedAuthnRequest, string, error) {
+	cl := newChecklist()
+	ex := Exchange{Time: g.cfg.Now(), Kind: "AuthnRequest", SPID: "(unreadable)"}
+	defer func() {
+		ex.Checks = cl.checks
+		g.inspect.record(ex)
+	}()
+	raw, err := saml.DecodeMessage(r.PostForm.Get(saml.FieldSAMLRequest), 0)
+	if err != nil {
+		cl.fail("form", err)
+		return nil, "", err
+	}
+	ex.SPID, ex.XML = spidOf(raw), pretty(raw)
+	relay := r.PostForm.Get(saml.FieldRelayState)
+	if err := saml.CheckRelayState(relay); err != nil {
+		cl.fail("relaystate", err)
+		return nil, "", err
+	}
+	req, err := saml.ParseAuthnRequest(raw, g.spTrust, saml.RequestPolicy{Now: g.cfg.Now})
+	if err != nil {
+		cl.fail(ruleOf(err), err)
+		return nil, "", err
+	}
+	cl.pass("loa")
+	sp, _ := g.serviceProvider(req.SPID)
+	if !sp.allows(req.ACSURL) {
+		err = fmt.Errorf("ACS URL %q is not registered for %s", req.ACSURL, req.SPID)
+		cl.fail("acs", err)
+		return nil, "", err
+	}
+	if req.Destination != g.endpoint {
+		err = fmt.Errorf("Destination %q is not this gateway (%s)", req.Destination, g.endpoint)
+		cl.fail("destination", err)
+		return nil, "", err
+	}
+	if req.IsPassive {
+		err = errors.New("passive authentication is not offered")
+		cl.fail("passive", err)
+		return nil, "", err
+	}
+	seen, err := g.flows.SeenRequest(r.Context(), req.SPID, req.ID, g.cfg.Now().Add(time.Hour))
+	if err == nil && seen {
+		err = fmt.Errorf("request %s was already received", req.ID)
+	}
+	if err != nil {
+		cl.fail("replay", err)
+		return nil, "", err
+	}
+	cl.pass("replay")
+	return req, relay, nil
 }
 
 // Flow implements flow.Host.
@@ -259,6 +282,7 @@ func (g *Gateway) answer(w http.ResponseWriter, r *http.Request, f *flow.Flow, c
 	}
 	form := saml.PostForm{Action: f.ACSURL, Field: saml.FieldSAMLResponse, Message: xml, RelayState: f.RelayState}
 	form = g.applyArmedFault(ctx, f, form)
+	g.inspect.record(Exchange{Time: g.cfg.Now(), SPID: f.SPID, Kind: "Response", FlowID: f.ID, XML: pretty(form.Message)})
 	if st != nil {
 		g.log.InfoContext(ctx, "gateway: login failed", "sp", f.SPID, "flow", f.ID, "status", st.SubCode)
 	} else {
