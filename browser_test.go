@@ -1,0 +1,208 @@
+package clave_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// These tests drive the login as a person would, in a real headless Chromium:
+// the SAML forms post themselves with JavaScript (or by their visible button
+// without it), and cookies follow the browser's own SameSite rules rather than
+// a Go cookie jar's.
+
+// browserGuard bounds a whole browser test, so that a stuck page fails the test
+// instead of hanging it; nothing here asserts on timing.
+const browserGuard = 60 * time.Second
+
+// requireBrowser returns the path of a Chromium-family browser, or skips the
+// test when there is none. CI sets CLAVE_REQUIRE_BROWSER so that a missing
+// browser fails instead of silently skipping the end-to-end coverage.
+func requireBrowser(t *testing.T) string {
+	t.Helper()
+	names := []string{"chromium", "chromium-browser", "google-chrome"}
+	for _, name := range names {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	reason := "no browser in PATH (looked for " + strings.Join(names, ", ") + ")"
+	if os.Getenv("CLAVE_REQUIRE_BROWSER") != "" {
+		t.Fatalf("%s, and CLAVE_REQUIRE_BROWSER is set", reason)
+	}
+	t.Skip(reason + "; set CLAVE_REQUIRE_BROWSER=1 to make this a failure")
+	return ""
+}
+
+// newChrome starts a headless Chromium with a fresh profile and returns a
+// context for one tab. Everything stops when the test ends or after
+// browserGuard.
+func newChrome(t *testing.T) context.Context {
+	t.Helper()
+	exe := requireBrowser(t)
+	// Made before the cancels are registered, so it is removed after the
+	// browser has exited (cleanups run last-in, first-out).
+	profile := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), browserGuard)
+	t.Cleanup(cancel)
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(exe),
+		chromedp.Headless,
+		chromedp.NoSandbox, // CI runs as root, where Chromium refuses its sandbox
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(profile),
+	)
+	t.Cleanup(cancelAlloc) // also waits for the browser process to exit
+	bctx, cancelTab := chromedp.NewContext(actx)
+	t.Cleanup(cancelTab)
+	// Start the browser now, so a browser that cannot start fails here.
+	require.NoError(t, chromedp.Do(bctx), "starting %s", exe)
+	return bctx
+}
+
+// waitBody waits until the page's visible text contains want, across the
+// navigations that the auto-posted forms cause, and returns the text.
+func waitBody(t *testing.T, ctx context.Context, want string) string {
+	t.Helper()
+	var last string
+	var lastErr error
+	for {
+		// Each attempt is short: a query started on a page that is being
+		// replaced may otherwise wait on a document that never comes back.
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		last, lastErr = chromedp.Run(actx, chromedp.Text(chromedp.CSS("body")))
+		cancel()
+		if lastErr == nil && strings.Contains(last, want) {
+			return strings.TrimSpace(last)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("page never said %q: last text %q, last error %v", want, last, errors.Join(lastErr, ctx.Err()))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// screenshot saves a PNG of the whole page. The files go to t.TempDir(), or to
+// CLAVE_SCREENSHOT_DIR when set, so that a person can look at them after the
+// run.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	require.True(t, bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")), "%s is a PNG", name)
+	require.Greater(t, len(png), 8, "%s has an image after the signature", name)
+	dir := os.Getenv("CLAVE_SCREENSHOT_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+	} else {
+		dir = filepath.Join(dir, t.Name())
+		require.NoError(t, os.MkdirAll(dir, 0o755))
+	}
+	path := filepath.Join(dir, name+".png")
+	require.NoError(t, os.WriteFile(path, png, 0o644))
+	t.Logf("screenshot: %s", path)
+}
+
+func TestBrowserPINLogin(t *testing.T) {
+	ctx := newChrome(t)
+	w := newWorld(t, nil, nil, nil)
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(w.agency.srv.URL+"/tramite"),
+		chromedp.WaitVisible(chromedp.ID("method-AEAT")),
+	), "the SAMLRequest form posts itself to the gateway's chooser")
+	screenshot(t, ctx, "chooser")
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("method-AEAT")),
+		chromedp.WaitVisible(chromedp.CSS(`input[name=document]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name=document]`), maria),
+		chromedp.SendKeys(chromedp.CSS(`input[name=contrast]`), mariaValid),
+		chromedp.Click(chromedp.ID("request")),
+		chromedp.WaitVisible(chromedp.ID("request-code")),
+	))
+	code, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("request-code")))
+	require.NoError(t, err)
+	sms := w.lastSMS(mariaPhone)
+	assert.Contains(t, sms.Text, strings.TrimSpace(code), "the page shows the request code the SMS carries")
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(`input[name=pin]`), sms.Code)))
+	screenshot(t, ctx, "pin")
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.ID("verify"))))
+
+	body := waitBody(t, ctx, "hola MARIA")
+	assert.Equal(t, "hola MARIA|12345678Z|substantial|AEAT|GARCIA LOPEZ", body)
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	assert.Equal(t, w.agency.srv.URL+"/tramite", loc, "the agency sends the citizen back to the page first asked for")
+}
+
+func TestBrowserCancel(t *testing.T) {
+	ctx := newChrome(t)
+	w := newWorld(t, nil, nil, nil)
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(w.agency.srv.URL+"/tramite"),
+		chromedp.WaitVisible(chromedp.ID("method-AEAT")),
+		chromedp.Click(chromedp.ID("cancel")),
+	))
+	waitBody(t, ctx, "cancelado")
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(loc, w.agency.srv.URL), "back at the agency: %s", loc)
+}
+
+func TestBrowserNoJavaScript(t *testing.T) {
+	ctx := newChrome(t)
+	w := newWorld(t, nil, nil, nil)
+	// The override belongs to the tab, so it holds across the navigations.
+	require.NoError(t, chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tgt, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		return err
+	})))
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(w.agency.srv.URL+"/tramite"),
+		chromedp.WaitReady(chromedp.CSS(`input[name=SAMLRequest]`)),
+	))
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	require.Equal(t, w.agency.srv.URL+"/tramite", loc, "without JavaScript the form waits for the person")
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.CSS(`#saml-post button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.ID("method-AEAT")),
+		chromedp.Click(chromedp.ID("cancel")),
+		// The chooser's cancel is a submit button too: wait for the
+		// agency-bound form before pressing its button.
+		chromedp.WaitReady(chromedp.CSS(`input[name=SAMLResponse]`)),
+	))
+	loc, err = chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(loc, w.gwSrv.URL), "the answer waits at the gateway for the person: %s", loc)
+
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#saml-post button[type=submit]`))))
+	waitBody(t, ctx, "cancelado")
+	loc, err = chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(loc, w.agency.srv.URL), "back at the agency: %s", loc)
+}
