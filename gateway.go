@@ -124,6 +124,20 @@ type GatewayConfig struct {
 	Now func() time.Time
 	// Logger receives the gateway's events, never secrets or full identifiers.
 	Logger *slog.Logger
+	// Personas registers the reserved test citizens of Personas at start (see
+	// SeedPersonas), so agencies can script outcomes without their own seed.
+	Personas bool
+	// AdminToken, when set (at least 16 characters), mounts the test controls'
+	// page at /admin/ and their JSON API at /admin/api/; when empty /admin/
+	// does not exist. Whoever holds it can make the gateway send any
+	// registered service a forged response and move the clock: test and demo
+	// gateways only.
+	AdminToken string
+	// NextSigningKey is the RSA private key of NextCertificates[0]. Only armed
+	// faults use it, for cases signed with the next key of a rollover; without
+	// it those cases are signed with a generated key that services do not
+	// trust.
+	NextSigningKey crypto.Signer
 }
 
 // Gateway is the reference Cl@ve identity provider: an http.Handler that speaks
@@ -244,6 +258,9 @@ func NewGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 		unavailableMethod{saml.MethodEIDAS, saml.LoAHigh, "eidas"},
 	}
 	g.routes()
+	if err := g.initControls(ctx); err != nil {
+		return nil, err
+	}
 	return g, nil
 }
 

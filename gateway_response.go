@@ -10,7 +10,45 @@ import (
 // loa, or the status st. Attributes follow the real gateway: PersonIdentifier,
 // names and SelectedIdP always; DateOfBirth when asked for.
 func (g *Gateway) buildResponse(f *flow.Flow, c *registry.Citizen, loa saml.LoA, st *saml.StatusError) ([]byte, error) {
+	p, err := g.responseParams(f, c, loa, st)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := saml.BuildResponse(p)
+	if err != nil {
+		return nil, err
+	}
+	sec := saml.ResponseSecurity{Signer: g.signer, SignResponse: true}
+	if sp, ok := g.serviceProvider(f.SPID); ok && c != nil {
+		sec.SignAssertion = sp.SignAssertion
+		sec.EncryptFor = sp.EncryptionCertificate
+	}
+	if err := saml.SecureResponse(doc, sec); err != nil {
+		return nil, err
+	}
+	out, err := doc.WriteToBytes()
+	if err != nil {
+		return nil, err
+	}
+	// An armed fault starts from exactly this response (see applyArmedFault).
+	g.controls.built(f.ID, p, c != nil && st == nil)
+	return out, nil
+}
+
+// responseParams are the fields of a flow's Response, IDs included, so that
+// the genuine response and an armed fault's variant of it agree.
+func (g *Gateway) responseParams(f *flow.Flow, c *registry.Citizen, loa saml.LoA, st *saml.StatusError) (saml.ResponseParams, error) {
+	rid, err := saml.NewID(nil)
+	if err != nil {
+		return saml.ResponseParams{}, err
+	}
+	aid, err := saml.NewID(nil)
+	if err != nil {
+		return saml.ResponseParams{}, err
+	}
 	p := saml.ResponseParams{
+		ID:             rid,
+		AssertionID:    aid,
 		InResponseTo:   f.RequestID,
 		Destination:    f.ACSURL,
 		Issuer:         g.cfg.Issuer,
@@ -41,17 +79,5 @@ func (g *Gateway) buildResponse(f *flow.Flow, c *registry.Citizen, loa saml.LoA,
 		}
 		p.Attributes = append(p.Attributes, saml.Attribute{Name: saml.AttrSelectedIdP, FriendlyName: "SelectedIdP", Values: []string{string(f.Method)}})
 	}
-	doc, err := saml.BuildResponse(p)
-	if err != nil {
-		return nil, err
-	}
-	sec := saml.ResponseSecurity{Signer: g.signer, SignResponse: true}
-	if sp, ok := g.serviceProvider(f.SPID); ok && c != nil {
-		sec.SignAssertion = sp.SignAssertion
-		sec.EncryptFor = sp.EncryptionCertificate
-	}
-	if err := saml.SecureResponse(doc, sec); err != nil {
-		return nil, err
-	}
-	return doc.WriteToBytes()
+	return p, nil
 }

@@ -125,6 +125,20 @@ func ParseAuthnRequest(data []byte, trust SPTrust, pol RequestPolicy) (*Received
 	if err := verifyEnveloped(root, certs, pol.Algorithms, pol.now()); err != nil {
 		return nil, err
 	}
+	r, err := readAuthnRequest(root, pol.checkInstant)
+	if err != nil {
+		return nil, err
+	}
+	if r.SPID != spid {
+		return nil, fmt.Errorf("%w: ProviderName changed", ErrSignatureInvalid)
+	}
+	return r, nil
+}
+
+// readAuthnRequest reads the fields of an AuthnRequest root. It trusts nothing
+// by itself: ParseAuthnRequest calls it on a verified tree, PeekAuthnRequest on
+// an unverified one. instant reads (and may police) IssueInstant.
+func readAuthnRequest(root *etree.Element, instant func(*etree.Element) (time.Time, error)) (*ReceivedAuthnRequest, error) {
 	r := &ReceivedAuthnRequest{
 		ID:           attr(root, "ID"),
 		Destination:  attr(root, "Destination"),
@@ -134,13 +148,11 @@ func ParseAuthnRequest(data []byte, trust SPTrust, pol RequestPolicy) (*Received
 		IsPassive:    attr(root, "IsPassive") == "true",
 	}
 	r.SPID, r.ApplicationName, _ = strings.Cut(r.ProviderName, ";")
-	if r.SPID != spid {
-		return nil, fmt.Errorf("%w: ProviderName changed", ErrSignatureInvalid)
-	}
 	if r.ACSURL == "" {
 		return nil, fmt.Errorf("%w: AssertionConsumerServiceURL", ErrMissingElement)
 	}
-	if r.IssueInstant, err = pol.checkInstant(root); err != nil {
+	var err error
+	if r.IssueInstant, err = instant(root); err != nil {
 		return nil, err
 	}
 	if nip, _ := oneChild(root, NSProtocol, "NameIDPolicy", false); nip != nil {
@@ -161,6 +173,7 @@ func ParseAuthnRequest(data []byte, trust SPTrust, pol RequestPolicy) (*Received
 	if err != nil {
 		return nil, err
 	}
+	var ok bool
 	if r.LoA, ok = ParseLoA(strings.TrimSpace(txt)); !ok || !strings.HasPrefix(strings.TrimSpace(txt), "http") {
 		return nil, fmt.Errorf("%w: unknown level %q", ErrLoA, txt)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -17,6 +18,12 @@ const DefaultMaxMessageSize = 256 << 10
 // maxDepth bounds element nesting. A SAML response nests about ten levels; deep
 // nesting only serves attacks on recursive consumers.
 const maxDepth = 48
+
+// maxAttrs bounds the attributes (namespace declarations included) of one
+// element. A gateway response's busiest element has about fifteen; goxmldsig's
+// canonicalisation sorts attributes with a comparison that scans them all, so a
+// start tag with thousands costs seconds of CPU per digest.
+const maxAttrs = 64
 
 // DecodeMessage decodes the base64 value of a SAMLRequest or SAMLResponse form
 // field, refusing anything larger than maxSize bytes once decoded (maxSize <= 0
@@ -65,7 +72,13 @@ func DecodeMessage(field string, maxSize int) ([]byte, error) {
 //   - every element and attribute name a valid prefix:local pair without stray
 //     colons, every prefix declared, no empty prefix binding, no duplicate
 //     attribute (by name or by namespace);
-//   - bounded depth and size.
+//   - no character reference to a surrogate (encoding/xml reads &#xD800; as
+//     U+FFFD instead of refusing it);
+//   - UTF-8 only: etree would otherwise read a document declaring another
+//     encoding as UTF-8, unlike a parser that honours the declaration;
+//   - bounded depth, size and attributes per element, and work linear in the
+//     size (a start tag with many attributes must not cost a pairwise
+//     comparison).
 func parseXML(data []byte, maxSize int) (*etree.Document, error) {
 	if maxSize <= 0 {
 		maxSize = DefaultMaxMessageSize
@@ -77,8 +90,11 @@ func parseXML(data []byte, maxSize int) (*etree.Document, error) {
 	if bytes.Contains(data, []byte("<!DOCTYPE")) || bytes.Contains(data, []byte("<!ENTITY")) {
 		return nil, fmt.Errorf("%w: document type declarations are not allowed", ErrMalformed)
 	}
+	if err := checkCharRefs(data); err != nil {
+		return nil, err
+	}
 	doc := etree.NewDocument()
-	doc.ReadSettings = etree.ReadSettings{PreserveDuplicateAttrs: true, MaxDepth: maxDepth}
+	doc.ReadSettings = etree.ReadSettings{PreserveDuplicateAttrs: true, MaxDepth: maxDepth, CharsetReader: onlyUTF8}
 	if err := doc.ReadFromBytes(data); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
@@ -113,17 +129,64 @@ func parseXML(data []byte, maxSize int) (*etree.Document, error) {
 	return doc, nil
 }
 
-// nsScope is the stack of in-scope prefix bindings during the walk.
+// onlyUTF8 is called by the decoder for any declared encoding but UTF-8.
+func onlyUTF8(charset string, _ io.Reader) (io.Reader, error) {
+	return nil, fmt.Errorf("encoding %q is not UTF-8", charset)
+}
+
+// checkCharRefs refuses character references to surrogates, which XML forbids
+// and encoding/xml silently turns into U+FFFD.
+func checkCharRefs(data []byte) error {
+	for i := 0; ; {
+		j := bytes.Index(data[i:], []byte("&#"))
+		if j < 0 {
+			return nil
+		}
+		i += j + 2
+		base := 10
+		if i < len(data) && (data[i] == 'x' || data[i] == 'X') {
+			base, i = 16, i+1
+		}
+		n := 0
+		for ; i < len(data) && n <= 0x10FFFF; i++ {
+			d := strings.IndexByte("0123456789abcdef", data[i]|0x20)
+			if d < 0 || d >= base {
+				break
+			}
+			n = n*base + d
+		}
+		if n >= 0xD800 && n <= 0xDFFF {
+			return fmt.Errorf("%w: character reference to a surrogate", ErrMalformed)
+		}
+	}
+}
+
+// nsScope holds the in-scope prefix bindings during the walk: a stack of URIs
+// per prefix, so a lookup does not depend on how many prefixes are declared.
 type nsScope struct {
-	prefixes []string
-	uris     []string
+	bound    map[string][]string
+	declared []string // prefixes in declaration order, to unwind
+}
+
+func (s *nsScope) push(prefix, uri string) {
+	if s.bound == nil {
+		s.bound = make(map[string][]string)
+	}
+	s.bound[prefix] = append(s.bound[prefix], uri)
+	s.declared = append(s.declared, prefix)
+}
+
+// unwind drops the bindings declared after the first mark ones.
+func (s *nsScope) unwind(mark int) {
+	for _, p := range s.declared[mark:] {
+		s.bound[p] = s.bound[p][:len(s.bound[p])-1]
+	}
+	s.declared = s.declared[:mark]
 }
 
 func (s *nsScope) lookup(prefix string) (string, bool) {
-	for i := len(s.prefixes) - 1; i >= 0; i-- {
-		if s.prefixes[i] == prefix {
-			return s.uris[i], true
-		}
+	if uris := s.bound[prefix]; len(uris) > 0 {
+		return uris[len(uris)-1], true
 	}
 	switch prefix {
 	case "xml":
@@ -134,6 +197,13 @@ func (s *nsScope) lookup(prefix string) (string, bool) {
 	return "", false
 }
 
+// attrName identifies an attribute for duplicate detection: by its literal
+// name, and for a prefixed one also by namespace URI and local name.
+type attrName struct {
+	byURI      bool
+	space, key string
+}
+
 func checkElement(el *etree.Element, scope *nsScope, depth int) error {
 	if depth > maxDepth {
 		return fmt.Errorf("%w: nesting deeper than %d", ErrMalformed, maxDepth)
@@ -141,7 +211,10 @@ func checkElement(el *etree.Element, scope *nsScope, depth int) error {
 	if !validNCName(el.Tag) || (el.Space != "" && !validNCName(el.Space)) {
 		return fmt.Errorf("%w: invalid element name %q", ErrMalformed, el.FullTag())
 	}
-	mark := len(scope.prefixes)
+	if len(el.Attr) > maxAttrs {
+		return fmt.Errorf("%w: <%s> has more than %d attributes", ErrMalformed, el.FullTag(), maxAttrs)
+	}
+	mark := len(scope.declared)
 	for _, a := range el.Attr {
 		switch {
 		case a.Space == "xmlns":
@@ -154,39 +227,44 @@ func checkElement(el *etree.Element, scope *nsScope, depth int) error {
 			if (a.Key == "xml") != (a.Value == "http://www.w3.org/XML/1998/namespace") {
 				return fmt.Errorf("%w: misuse of the xml prefix", ErrMalformed)
 			}
-			scope.prefixes = append(scope.prefixes, a.Key)
-			scope.uris = append(scope.uris, a.Value)
+			scope.push(a.Key, a.Value)
 		case a.Space == "" && a.Key == "xmlns":
-			scope.prefixes = append(scope.prefixes, "")
-			scope.uris = append(scope.uris, a.Value)
+			scope.push("", a.Value)
 		}
 	}
 	if _, ok := scope.lookup(el.Space); !ok {
 		return fmt.Errorf("%w: undeclared prefix %q", ErrMalformed, el.Space)
 	}
-	for i, a := range el.Attr {
+	// Duplicates are found through a set, not by comparing pairs: one start
+	// tag may carry tens of thousands of attributes.
+	var seen map[attrName]struct{}
+	if len(el.Attr) > 1 {
+		seen = make(map[attrName]struct{}, 2*len(el.Attr))
+	}
+	dup := func(n attrName) bool {
+		if seen == nil {
+			return false
+		}
+		if _, ok := seen[n]; ok {
+			return true
+		}
+		seen[n] = struct{}{}
+		return false
+	}
+	for _, a := range el.Attr {
 		if !validNCName(a.Key) || (a.Space != "" && !validNCName(a.Space)) {
 			return fmt.Errorf("%w: invalid attribute name %q", ErrMalformed, a.FullKey())
 		}
-		uri := ""
+		d := dup(attrName{space: a.Space, key: a.Key})
 		if a.Space != "" && a.Space != "xmlns" {
-			var ok bool
-			if uri, ok = scope.lookup(a.Space); !ok {
+			uri, ok := scope.lookup(a.Space)
+			if !ok {
 				return fmt.Errorf("%w: undeclared prefix %q", ErrMalformed, a.Space)
 			}
+			d = dup(attrName{byURI: true, space: uri, key: a.Key}) || d
 		}
-		for _, b := range el.Attr[:i] {
-			if b.Key != a.Key {
-				continue
-			}
-			if b.Space == a.Space {
-				return fmt.Errorf("%w: duplicate attribute %q", ErrMalformed, a.FullKey())
-			}
-			if a.Space != "" && b.Space != "" && a.Space != "xmlns" && b.Space != "xmlns" {
-				if bu, _ := scope.lookup(b.Space); bu == uri {
-					return fmt.Errorf("%w: duplicate attribute %q", ErrMalformed, a.FullKey())
-				}
-			}
+		if d {
+			return fmt.Errorf("%w: duplicate attribute %q", ErrMalformed, a.FullKey())
 		}
 	}
 	for _, t := range el.Child {
@@ -203,8 +281,7 @@ func checkElement(el *etree.Element, scope *nsScope, depth int) error {
 			return fmt.Errorf("%w: directives are not allowed", ErrMalformed)
 		}
 	}
-	scope.prefixes = scope.prefixes[:mark]
-	scope.uris = scope.uris[:mark]
+	scope.unwind(mark)
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clave-go/clave"
+	"github.com/clave-go/clave/examples/internal/agencyapp"
 	"github.com/clave-go/clave/internal/pki"
 )
 
@@ -34,7 +35,7 @@ func TestAgencyServesLoginPage(t *testing.T) {
 	assert.Nil(t, fetcher, "a pinned certificate needs no fetcher")
 	c, err := clave.New(cfg)
 	require.NoError(t, err)
-	srv := httptest.NewServer(handler(c))
+	srv := httptest.NewServer(agencyapp.Handler(c))
 	defer srv.Close()
 
 	resp, err := http.Get(srv.URL + "/")

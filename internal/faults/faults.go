@@ -95,6 +95,21 @@ type Delivery struct {
 	Replay bool
 }
 
+// Layer says which part of a service provider a case exercises.
+type Layer string
+
+// Layers of the catalogue.
+const (
+	// LayerMessage cases are decided by validating the posted response against
+	// the pending request (its ID and requested LoA) and the replay cache of
+	// assertion IDs: a SAML validator alone can judge them.
+	LayerMessage Layer = "message"
+	// LayerSession cases are about the service's login tracking (the POST
+	// RelayState bound to the browser's pending login). Only an end-to-end
+	// runner that drives a real login can check them.
+	LayerSession Layer = "session"
+)
+
 // Case is one entry of the catalogue.
 type Case struct {
 	// ID is stable across releases (e.g. "XSW-03"); reports and the gateway's
@@ -105,17 +120,32 @@ type Case struct {
 	// derived from a valid one.
 	Title, How string
 	Expect     Expect
+	// Layer is where the defence sits; register sets LayerMessage when empty.
+	Layer Layer
 	// NeedsEncryption marks cases that need Base.EncryptFor.
 	NeedsEncryption bool
 	// Build derives the delivery from a valid response.
 	Build func(b *Base) (Delivery, error)
+
+	// reason is the sentinel our own saml.Validator refuses the case with. The
+	// catalogue's test checks it, so that no case passes for an accidental
+	// reason (a broken build refused as "signature invalid", say).
+	reason error
 }
 
 var catalogue []Case
 
-// register adds cases at init; duplicate IDs are a programming error.
+// register adds cases at init; a duplicate ID is a programming error.
 func register(cs ...Case) {
-	catalogue = append(catalogue, cs...)
+	for _, c := range cs {
+		if _, dup := Lookup(c.ID); dup {
+			panic("faults: duplicate case " + c.ID)
+		}
+		if c.Layer == "" {
+			c.Layer = LayerMessage
+		}
+		catalogue = append(catalogue, c)
+	}
 }
 
 // Catalogue returns every case, sorted by ID.
@@ -160,27 +190,4 @@ func deliver(doc *etree.Document) (Delivery, error) {
 		return Delivery{}, fmt.Errorf("faults: %w", err)
 	}
 	return Delivery{XML: b}, nil
-}
-
-func init() {
-	register(
-		Case{ID: "ACC-01", Group: GroupAccept, Title: "valid gateway response", Expect: Accept,
-			How: "the response exactly as the gateway sends it: root signed (RSA-SHA512, exc-c14n with InclusiveNamespaces), assertion not separately signed",
-			Build: func(b *Base) (Delivery, error) {
-				doc, err := b.Valid()
-				if err != nil {
-					return Delivery{}, err
-				}
-				return deliver(doc)
-			}},
-		Case{ID: "SIG-01", Group: GroupSignature, Title: "response not signed", Expect: Refuse,
-			How: "the valid response with no signature at all",
-			Build: func(b *Base) (Delivery, error) {
-				doc, err := b.Secured(b.Params, saml.ResponseSecurity{})
-				if err != nil {
-					return Delivery{}, err
-				}
-				return deliver(doc)
-			}},
-	)
 }

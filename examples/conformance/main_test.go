@@ -1,0 +1,125 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clave-go/clave"
+	"github.com/clave-go/clave/conformance"
+	"github.com/clave-go/clave/internal/pki"
+	"github.com/clave-go/clave/saml"
+)
+
+// newAgency is a small agency on our SDK, configured the way an agency
+// configures itself for the kit: the PEM file the kit leaves in its key
+// directory as trusted gateway certificates. acs, when set, replaces the ACS.
+func newAgency(t *testing.T, keyDir string, acs http.Handler) *httptest.Server {
+	t.Helper()
+	certs, err := os.ReadFile(filepath.Join(keyDir, conformance.TrustedCertificatesFile))
+	require.NoError(t, err)
+	trusted, err := pki.ParseCertificates(certs)
+	require.NoError(t, err)
+	sp, err := pki.Generate("agencia", 2048, time.Now().Add(-time.Hour), time.Hour*24)
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	c, err := clave.New(clave.Config{
+		GatewayCertificates: saml.StaticCertificates(trusted),
+		SPID:                "S0000000E_E00000000",
+		ApplicationName:     "Agencia",
+		ACSURL:              srv.URL + "/clave/acs",
+		Key:                 sp.Key,
+		Certificate:         sp.Certificate,
+		CookieSecret:        []byte(strings.Repeat("k", 32)),
+		Logger:              slog.New(slog.DiscardHandler), // refusals are the point here
+	})
+	require.NoError(t, err)
+	if acs == nil {
+		acs = c.ACSHandler()
+	}
+	mux.Handle("/clave/acs", acs)
+	mux.Handle("/", c.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "perfil")
+	})))
+	return srv
+}
+
+// keyDir makes the kit's keys first, as a first run of the command would, so
+// the agency can be configured with them.
+func keyDir(t *testing.T) string {
+	dir := t.TempDir()
+	_, err := conformance.NewKit(conformance.KitConfig{KeyDir: dir})
+	require.NoError(t, err)
+	return dir
+}
+
+func TestRunAgainstAgency(t *testing.T) {
+	dir := keyDir(t)
+	srv := newAgency(t, dir, nil)
+	jsonOut, htmlOut := filepath.Join(t.TempDir(), "report.json"), filepath.Join(t.TempDir(), "report.html")
+	var out strings.Builder
+	ok, err := run(t.Context(), []string{"-sp", srv.URL + "/perfil", "-keys", dir, "-json", jsonOut, "-html", htmlOut}, &out)
+	require.NoError(t, err)
+	assert.True(t, ok, out.String())
+	assert.Contains(t, out.String(), filepath.Join(dir, conformance.TrustedCertificatesFile))
+
+	data, err := os.ReadFile(jsonOut)
+	require.NoError(t, err)
+	var rep conformance.Report
+	require.NoError(t, json.Unmarshal(data, &rep))
+	assert.Equal(t, srv.URL+"/perfil", rep.Target)
+	assert.Zero(t, rep.Failed)
+	assert.NotZero(t, rep.Passed)
+	assert.Equal(t, len(rep.Cases), rep.Passed+rep.Skipped)
+	for _, c := range rep.Cases {
+		assert.True(t, c.Pass || (c.Skipped && c.NeedsEncryption), "%s: %s", c.ID, c.Detail)
+	}
+	page, err := os.ReadFile(htmlOut)
+	require.NoError(t, err)
+	assert.Contains(t, string(page), "0 failed")
+}
+
+func TestRunFlagsABrokenACS(t *testing.T) {
+	dir := keyDir(t)
+	// An ACS that welcomes anything.
+	srv := newAgency(t, dir, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "bienvenido") }))
+	var out strings.Builder
+	ok, err := run(t.Context(), []string{"-sp", srv.URL + "/perfil", "-keys", dir, "-cases", "SIG-01"}, &out)
+	require.NoError(t, err)
+	assert.False(t, ok)
+	assert.Contains(t, out.String(), "FAIL SIG-01")
+	assert.Contains(t, out.String(), "0 passed, 1 failed")
+}
+
+func TestRunUsage(t *testing.T) {
+	_, err := run(t.Context(), nil, io.Discard)
+	assert.ErrorContains(t, err, "-sp")
+	_, err = run(t.Context(), []string{"-sp", "http://x", "-keys", t.TempDir(), "-cases", "NOPE"}, io.Discard)
+	assert.ErrorContains(t, err, "NOPE")
+}
+
+func TestCertificatesHandler(t *testing.T) {
+	k, err := conformance.NewKit(conformance.KitConfig{KeyDir: t.TempDir()})
+	require.NoError(t, err)
+	h, err := certificatesHandler(k)
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	f, err := saml.NewCertificateFetcher(saml.FetcherConfig{URL: srv.URL + saml.CertificatesPath, InsecureAllowHTTP: true})
+	require.NoError(t, err)
+	require.NoError(t, f.Refresh(t.Context()))
+	assert.Equal(t, k.TrustedCertificates(), f.Certificates())
+}

@@ -1,0 +1,140 @@
+// Command gateway runs the reference Cl@ve gateway: the real gateway's
+// protocol (/Proxy2/ServiceProvider, /Proxy2/Certificates), its chooser and
+// Cl@ve PIN, seeded demo citizens, and a demo inbox page at /demo/inbox where
+// the SMS it "sends" can be read. Run with -h for the flags; the README's
+// "Reference gateway" section documents them with the services file format.
+//
+// Without -key/-cert the signing key is synthetic: kept beside a -db file as
+// <db>.signing-key.pem and <db>.signing-cert.pem, so a restart keeps the key
+// services trust, or made afresh at each start with the default in-memory
+// database.
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/clave-go/clave"
+	"github.com/clave-go/clave/examples/internal/gatewayapp"
+	"github.com/clave-go/clave/internal/pki"
+	"github.com/clave-go/clave/saml"
+)
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], log, nil); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		log.Error("gateway", "error", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	addr, baseURL, db, spConfig, citizens, keyFile, certFile, pinSecret string
+}
+
+func parseFlags(args []string) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:9000", "listen address host:port")
+	fs.StringVar(&o.baseURL, "base-url", "", "public URL of the gateway (default http://<addr>)")
+	fs.StringVar(&o.db, "db", ":memory:", `SQLite database file; ":memory:" forgets everything at exit`)
+	fs.StringVar(&o.spConfig, "sp-config", "", "JSON file of the registered services (see README)")
+	fs.StringVar(&o.citizens, "citizens", "", "JSON seed of citizens (default: the embedded demo citizens)")
+	fs.StringVar(&o.keyFile, "key", "", "PEM signing key (default: synthetic, kept beside a -db file)")
+	fs.StringVar(&o.certFile, "cert", "", "PEM certificate of -key")
+	fs.StringVar(&o.pinSecret, "pin-secret", "", "hex secret (≥32 bytes) keying stored PINs; keep it across restarts so pending PINs survive (env CLAVE_PIN_SECRET; default random)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return o, nil
+}
+
+// appConfig reads the files the flags name, so that a bad file stops the
+// gateway before it listens.
+func (o *options) appConfig(log *slog.Logger) (gatewayapp.Config, error) {
+	cfg := gatewayapp.Config{DBPath: o.db, KeyFile: o.keyFile, CertFile: o.certFile, Logger: log}
+	var err error
+	if o.spConfig != "" {
+		if cfg.ServiceProviders, err = clave.LoadServiceProviders(o.spConfig); err != nil {
+			return cfg, err
+		}
+	}
+	if o.citizens != "" {
+		f, err := os.Open(o.citizens)
+		if err != nil {
+			return cfg, err
+		}
+		defer f.Close()
+		if cfg.Citizens, err = clave.LoadCitizens(f); err != nil {
+			return cfg, fmt.Errorf("%s: %w", o.citizens, err)
+		}
+	}
+	// The environment is read here, not as the flag's default, so that -h
+	// does not print the secret.
+	if secret := cmp.Or(o.pinSecret, os.Getenv("CLAVE_PIN_SECRET")); secret != "" {
+		if cfg.PINSecret, err = hex.DecodeString(secret); err != nil {
+			return cfg, fmt.Errorf("-pin-secret: %w", err)
+		}
+		if len(cfg.PINSecret) < 32 {
+			return cfg, errors.New("-pin-secret: want at least 32 bytes (64 hex digits)")
+		}
+	}
+	return cfg, nil
+}
+
+// run serves the gateway until ctx ends. When ready is not nil it receives
+// the gateway's base URL once it accepts connections.
+func run(ctx context.Context, args []string, log *slog.Logger, ready chan<- string) error {
+	o, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	cfg, err := o.appConfig(log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	cfg.BaseURL = o.baseURL
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = gatewayapp.BaseURL(o.addr, ln)
+	}
+	app, err := gatewayapp.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	gw := app.Gateway
+	cert := gw.TrustedCertificates()[0]
+	log.Info("reference gateway listening", "url", cfg.BaseURL, "endpoint", gw.Endpoint(),
+		"certificates", cfg.BaseURL+saml.CertificatesPath, "inbox", cfg.BaseURL+gatewayapp.InboxPath,
+		"issuer", gw.Issuer(), "signing_certificate", cert.Subject.CommonName+" sha256:"+pki.Fingerprint(cert)[:16],
+		"db", o.db, "service_providers", len(cfg.ServiceProviders))
+	log.Info("to register a service, list it in a JSON file passed with -sp-config (format in README.md, \"Reference gateway\"); then point the agency here",
+		"example", fmt.Sprintf("go run ./examples/agency -env custom -gateway-url %s -gateway-issuer %s -key sp-key.pem -cert sp-cert.pem",
+			gw.Endpoint(), gw.Issuer()))
+	if ready != nil {
+		ready <- cfg.BaseURL
+	}
+	return gatewayapp.Serve(ctx, ln, app.Handler)
+}

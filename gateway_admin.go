@@ -1,0 +1,431 @@
+package clave
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/clave-go/clave/internal/faults"
+	"github.com/clave-go/clave/saml"
+)
+
+// The admin page and API of the test controls. The API takes the token as a
+// bearer credential; the page logs in once with a form and then carries an
+// HttpOnly, SameSite=Strict cookie holding a keyed hash of the token (never
+// the token), and every form it posts carries a CSRF token derived from that
+// cookie. The token itself is never logged nor written to a page.
+
+const (
+	minAdminToken    = 16
+	adminCookie      = "clave_admin"
+	adminLoginCookie = "clave_admin_login"
+	adminPath        = "/admin/"
+	maxAdminBody     = 16 << 10
+)
+
+// mountAdmin adds /admin/ to the gateway's routes.
+func (g *Gateway) mountAdmin() error {
+	if len(g.cfg.AdminToken) < minAdminToken {
+		return fmt.Errorf("clave: gateway AdminToken must have at least %d characters", minAdminToken)
+	}
+	key, err := newSecret(32)
+	if err != nil {
+		return err
+	}
+	g.controls.adminKey = key
+	g.controls.adminMAC = g.adminHash("token", g.cfg.AdminToken)
+
+	g.mux.HandleFunc("GET /admin/{$}", g.adminPage)
+	g.mux.HandleFunc("POST /admin/login", g.adminLogin)
+	g.mux.HandleFunc("POST /admin/logout", g.adminForm(g.adminLogout))
+	g.mux.HandleFunc("POST /admin/arm", g.adminForm(g.adminArm))
+	g.mux.HandleFunc("POST /admin/persona", g.adminForm(g.adminPersona))
+	g.mux.HandleFunc("POST /admin/clock", g.adminForm(g.adminClock))
+	g.mux.HandleFunc("POST /admin/disarm", g.adminForm(g.adminDisarm))
+
+	api := http.NewServeMux()
+	api.HandleFunc("GET /admin/api/faults", g.apiFaults)
+	api.HandleFunc("GET /admin/api/state", g.apiState)
+	api.HandleFunc("POST /admin/api/arm", g.apiArm)
+	api.HandleFunc("POST /admin/api/persona", g.apiPersona)
+	api.HandleFunc("POST /admin/api/clock", g.apiClock)
+	api.HandleFunc("POST /admin/api/disarm", g.apiDisarm)
+	// Authentication comes before routing, so that without the token every
+	// path under the API answers alike.
+	g.mux.Handle("/admin/api/", g.apiAuth(api))
+	return nil
+}
+
+// adminHash is an HMAC under the gateway's admin key, labelled by purpose.
+func (g *Gateway) adminHash(purpose, s string) []byte {
+	m := hmac.New(sha256.New, g.controls.adminKey)
+	m.Write([]byte(purpose))
+	m.Write([]byte{0})
+	m.Write([]byte(s))
+	return m.Sum(nil)
+}
+
+// tokenOK compares a presented token in constant time (both sides are MACs of
+// the same length, whatever the token's length).
+func (g *Gateway) tokenOK(token string) bool {
+	return hmac.Equal(g.adminHash("token", token), g.controls.adminMAC)
+}
+
+func (g *Gateway) sessionOK(r *http.Request) bool {
+	ck, err := r.Cookie(adminCookie)
+	if err != nil {
+		return false
+	}
+	got, err := hex.DecodeString(ck.Value)
+	return err == nil && hmac.Equal(got, g.controls.adminMAC)
+}
+
+func (g *Gateway) csrfToken() string {
+	return hex.EncodeToString(g.adminHash("csrf", hex.EncodeToString(g.controls.adminMAC)))
+}
+
+func (g *Gateway) csrfOK(r *http.Request) bool {
+	got, err := hex.DecodeString(r.PostForm.Get("csrf"))
+	want, _ := hex.DecodeString(g.csrfToken())
+	return err == nil && hmac.Equal(got, want)
+}
+
+func setAdminCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: adminPath, MaxAge: maxAge,
+		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+}
+
+// adminPage shows the controls, or the login form without a session.
+func (g *Gateway) adminPage(w http.ResponseWriter, r *http.Request) {
+	if !g.sessionOK(r) {
+		g.adminLoginPage(w, r, http.StatusOK, "")
+		return
+	}
+	g.renderAdmin(w, r, http.StatusOK, r.URL.Query().Get("done"), "")
+}
+
+// adminLoginPage renders the login form with a fresh login CSRF pair: a
+// random cookie and the form's MAC of it.
+func (g *Gateway) adminLoginPage(w http.ResponseWriter, r *http.Request, status int, errKey string) {
+	nonce, err := newSecret(16)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	v := hex.EncodeToString(nonce)
+	setAdminCookie(w, r, adminLoginCookie, v, 600)
+	g.Render(w, r, status, "admin_login", map[string]any{
+		"Action": adminPath + "login", "CSRF": hex.EncodeToString(g.adminHash("login", v)), "Error": errKey,
+	})
+}
+
+func (g *Gateway) adminLogin(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxAdminBody)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	ck, err := r.Cookie(adminLoginCookie)
+	got, herr := hex.DecodeString(r.PostForm.Get("csrf"))
+	if err != nil || herr != nil || !hmac.Equal(got, g.adminHash("login", ck.Value)) {
+		g.adminForbidden(w, r)
+		return
+	}
+	if !g.tokenOK(r.PostForm.Get("token")) {
+		g.log.WarnContext(r.Context(), "gateway: admin login refused")
+		g.adminLoginPage(w, r, http.StatusUnauthorized, "admin.badtoken")
+		return
+	}
+	setAdminCookie(w, r, adminLoginCookie, "", -1)
+	setAdminCookie(w, r, adminCookie, hex.EncodeToString(g.controls.adminMAC), 0)
+	g.log.InfoContext(r.Context(), "gateway: admin logged in")
+	http.Redirect(w, r, adminPath, http.StatusSeeOther)
+}
+
+func (g *Gateway) adminForbidden(w http.ResponseWriter, r *http.Request) {
+	g.log.WarnContext(r.Context(), "gateway: admin form without a valid CSRF token refused", "path", r.URL.Path)
+	g.errorPage(w, r, http.StatusForbidden, "admin.csrf", nil)
+}
+
+// adminForm wraps the page's POST handlers: session, then CSRF token.
+func (g *Gateway) adminForm(next func(http.ResponseWriter, *http.Request)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxAdminBody)
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, "bad form", http.StatusBadRequest)
+			return
+		}
+		if !g.sessionOK(r) {
+			g.adminLoginPage(w, r, http.StatusUnauthorized, "")
+			return
+		}
+		if !g.csrfOK(r) {
+			g.adminForbidden(w, r)
+			return
+		}
+		next(w, r)
+	}
+}
+
+func (g *Gateway) adminDone(w http.ResponseWriter, r *http.Request, done string) {
+	http.Redirect(w, r, adminPath+"?done="+done, http.StatusSeeOther)
+}
+
+func (g *Gateway) adminLogout(w http.ResponseWriter, r *http.Request) {
+	setAdminCookie(w, r, adminCookie, "", -1)
+	http.Redirect(w, r, adminPath, http.StatusSeeOther)
+}
+
+func (g *Gateway) adminArm(w http.ResponseWriter, r *http.Request) {
+	if err := g.ArmFault(r.PostForm.Get("spid"), r.PostForm.Get("case")); err != nil {
+		g.renderAdmin(w, r, http.StatusBadRequest, "", err.Error())
+		return
+	}
+	g.adminDone(w, r, "armed")
+}
+
+func (g *Gateway) adminPersona(w http.ResponseWriter, r *http.Request) {
+	if err := g.ArmPersona(r.PostForm.Get("spid"), r.PostForm.Get("persona")); err != nil {
+		g.renderAdmin(w, r, http.StatusBadRequest, "", err.Error())
+		return
+	}
+	g.adminDone(w, r, "persona")
+}
+
+func (g *Gateway) adminClock(w http.ResponseWriter, r *http.Request) {
+	d, err := parseAdvance(r.PostForm.Get("advance"))
+	if err != nil {
+		g.renderAdmin(w, r, http.StatusBadRequest, "", err.Error())
+		return
+	}
+	g.AdvanceClock(d)
+	g.adminDone(w, r, "clock")
+}
+
+func (g *Gateway) adminDisarm(w http.ResponseWriter, r *http.Request) {
+	g.DisarmAll()
+	g.adminDone(w, r, "disarmed")
+}
+
+// clockSteps are the page's advance buttons.
+var clockSteps = []struct{ Value, Label string }{
+	{"1m", "+1 min"}, {"10m", "+10 min"}, {"1h", "+1 h"}, {"24h", "+1 día / day"},
+}
+
+// adminDoneKeys are the confirmations the page may show; anything else in
+// ?done= is ignored rather than echoed.
+var adminDoneKeys = map[string]bool{"armed": true, "persona": true, "clock": true, "disarmed": true}
+
+func (g *Gateway) renderAdmin(w http.ResponseWriter, r *http.Request, status int, done, errText string) {
+	st := g.controlState()
+	doneKey := ""
+	if adminDoneKeys[done] {
+		doneKey = "admin.done." + done
+	}
+	g.Render(w, r, status, "admin", map[string]any{
+		"CSRF": g.csrfToken(), "State": st, "Catalogue": catalogueView(), "Steps": clockSteps,
+		"Done": doneKey, "ErrorText": errText,
+	})
+}
+
+// parseAdvance reads a clock step: a Go duration ("10m", "1h30m") or whole
+// days ("2d"), positive.
+func parseAdvance(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	var d time.Duration
+	var err error
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		var days int
+		if _, err = fmt.Sscanf(n, "%d", &days); err == nil && fmt.Sprint(days) == n && days <= 3660 {
+			d = time.Duration(days) * 24 * time.Hour
+		} else {
+			err = errors.New("bad number of days")
+		}
+	} else {
+		d, err = time.ParseDuration(s)
+	}
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("clave: advance %q: want a positive duration such as 10m, 1h or 1d", s)
+	}
+	return d, nil
+}
+
+// The JSON shapes of the admin API; the page shows the same data.
+
+type faultJSON struct {
+	ID              string `json:"id"`
+	Group           string `json:"group"`
+	Title           string `json:"title"`
+	How             string `json:"how"`
+	Expect          string `json:"expect"`
+	NeedsEncryption bool   `json:"needs_encryption,omitempty"`
+}
+
+func catalogueView() []faultJSON {
+	cs := faults.Catalogue()
+	out := make([]faultJSON, len(cs))
+	for i, c := range cs {
+		out[i] = faultJSON{ID: c.ID, Group: string(c.Group), Title: c.Title, How: c.How, Expect: string(c.Expect), NeedsEncryption: c.NeedsEncryption}
+	}
+	return out
+}
+
+type personaJSON struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Outcome string `json:"outcome"`
+}
+
+type spStateJSON struct {
+	SPID          string   `json:"spid"`
+	Name          string   `json:"name,omitempty"`
+	ArmedFaults   []string `json:"armed_faults"`
+	ArmedPersonas []string `json:"armed_personas"`
+}
+
+type stateJSON struct {
+	Now              time.Time     `json:"now"`
+	ClockOffset      string        `json:"clock_offset"`
+	ServiceProviders []spStateJSON `json:"service_providers"`
+	Personas         []personaJSON `json:"personas"`
+}
+
+func (g *Gateway) controlState() stateJSON {
+	fs, ps := g.controls.armed()
+	g.mu.RLock()
+	sps := make([]spStateJSON, 0, len(g.sps))
+	for id, sp := range g.sps {
+		sps = append(sps, spStateJSON{SPID: id, Name: sp.Name, ArmedFaults: nonNil(fs[id]), ArmedPersonas: nonNil(ps[id])})
+	}
+	g.mu.RUnlock()
+	sort.Slice(sps, func(i, j int) bool { return sps[i].SPID < sps[j].SPID })
+	var pj []personaJSON
+	for _, p := range Personas() {
+		pj = append(pj, personaJSON(p))
+	}
+	return stateJSON{
+		Now: g.Now(), ClockOffset: time.Duration(g.clock.offset.Load()).String(),
+		ServiceProviders: sps, Personas: pj,
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// apiAuth admits requests bearing the admin token.
+func (g *Gateway) apiAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || !g.tokenOK(strings.TrimSpace(token)) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="clave-admin"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "admin token required"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func apiError(w http.ResponseWriter, err error) {
+	status := http.StatusBadRequest
+	if errors.Is(err, ErrUnknownFault) || errors.Is(err, ErrUnknownPersona) || errors.Is(err, saml.ErrUnknownSP) {
+		status = http.StatusNotFound
+	}
+	writeJSON(w, status, map[string]string{"error": err.Error()})
+}
+
+// readJSON decodes a small JSON body strictly into v.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	if err == nil {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err = dec.Decode(v); err == nil && dec.More() {
+			err = errors.New("unexpected data after the JSON object")
+		}
+	}
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad JSON body: " + err.Error()})
+		return false
+	}
+	return true
+}
+
+func (g *Gateway) apiFaults(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, catalogueView())
+}
+
+func (g *Gateway) apiState(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, g.controlState())
+}
+
+func (g *Gateway) apiArm(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		SPID string `json:"spid"`
+		Case string `json:"case"`
+	}
+	if !readJSON(w, r, &in) {
+		return
+	}
+	if err := g.ArmFault(in.SPID, in.Case); err != nil {
+		apiError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, g.controlState())
+}
+
+func (g *Gateway) apiPersona(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		SPID    string `json:"spid"`
+		Persona string `json:"persona"`
+	}
+	if !readJSON(w, r, &in) {
+		return
+	}
+	if err := g.ArmPersona(in.SPID, in.Persona); err != nil {
+		apiError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, g.controlState())
+}
+
+func (g *Gateway) apiClock(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Advance string `json:"advance"`
+	}
+	if !readJSON(w, r, &in) {
+		return
+	}
+	d, err := parseAdvance(in.Advance)
+	if err != nil {
+		apiError(w, err)
+		return
+	}
+	g.AdvanceClock(d)
+	writeJSON(w, http.StatusOK, g.controlState())
+}
+
+func (g *Gateway) apiDisarm(w http.ResponseWriter, r *http.Request) {
+	g.DisarmAll()
+	writeJSON(w, http.StatusOK, g.controlState())
+}
