@@ -112,7 +112,7 @@ func (a *pinAPI) fail(w http.ResponseWriter, r *http.Request, call, spid string,
 	// Authentication failures and our own faults deserve attention; a wrong
 	// PIN is ordinary.
 	level := slog.LevelInfo
-	if f.status == http.StatusUnauthorized && f.code != pinCodeWrongPIN && f.code != pinCodePhoneRequired || f.status >= 500 {
+	if (f.status == http.StatusUnauthorized && f.code != pinCodeWrongPIN && f.code != pinCodePhoneRequired) || f.status >= 500 {
 		level = slog.LevelWarn
 	}
 	a.g.log.Log(r.Context(), level, "gateway: pin api refused", "call", call, "sp", spid, "outcome", f.code, "reason", f.reason)

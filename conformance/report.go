@@ -67,16 +67,19 @@ tr.fail td.verdict{background:#f8d7da;font-weight:bold}
 tr.skip td.verdict{background:#fff3cd}
 .summary span{display:inline-block;margin-right:1.5em;font-size:1.2em}
 .ok{color:#155724}.bad{color:#721c24}.skip{color:#856404}
-code{font-size:.85em}
+code{font-size:.85em;white-space:nowrap}
+ul.failed{columns:3}
 </style></head><body>
 <h1>Cl@ve service provider conformance</h1>
 <p>Target <code>{{.Target}}</code> · gateway Issuer <code>{{.Issuer}}</code> · started {{instant .Started}}</p>
 <p class="summary"><span class="ok">{{.Passed}} passed</span><span class="{{if .Failed}}bad{{else}}ok{{end}}">{{.Failed}} failed</span><span class="skip">{{.Skipped}} skipped</span><span>{{len .Cases}} cases</span></p>
-{{range .Groups}}
+{{if .Failed}}<h2>Failed</h2>
+<ul class="failed">{{range .Cases}}{{if not (or .Pass .Skipped)}}<li><a href="#{{.ID}}"><code>{{.ID}}</code></a> {{.Title}}</li>{{end}}{{end}}</ul>
+{{end}}{{range .Groups}}
 <h2>{{.Name}} <small>({{.Passed}} passed, {{.Failed}} failed, {{.Skipped}} skipped)</small></h2>
 <table>
 <tr><th>ID</th><th>Case</th><th>Expected</th><th>Got</th><th>Verdict</th><th>Detail</th><th>Time</th></tr>
-{{range .Cases}}<tr class="{{if .Skipped}}skip{{else if .Pass}}pass{{else}}fail{{end}}">
+{{range .Cases}}<tr id="{{.ID}}" class="{{if .Skipped}}skip{{else if .Pass}}pass{{else}}fail{{end}}">
 <td><code>{{.ID}}</code></td>
 <td><strong>{{.Title}}</strong><br><small>{{.How}}</small></td>
 <td>{{.Expect}}</td><td>{{.Got}}</td>

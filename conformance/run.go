@@ -88,26 +88,29 @@ func targetName(t Target) string {
 func (k *Kit) runCase(ctx context.Context, c faults.Case, t Target) Result {
 	start := time.Now()
 	res := Result{CaseInfo: caseInfo(c)}
-	fail := func(format string, args ...any) Result {
+	finish := func(format string, args ...any) Result {
 		res.Detail = fmt.Sprintf(format, args...)
 		res.Duration = time.Since(start)
 		return res
 	}
 	if c.NeedsEncryption && k.enc == nil {
 		res.Skipped = true
-		return fail("skipped: needs KitConfig.EncryptionCertificate (the service's encryption certificate)")
+		return finish("skipped: needs KitConfig.EncryptionCertificate (the service's encryption certificate)")
 	}
 	login, err := t.Login(ctx)
 	if err != nil {
-		return fail("could not start a login: %v", err)
+		return finish("could not start a login: %v", err)
+	}
+	if login == nil || login.Post == nil {
+		return finish("could not start a login: the target returned no Post")
 	}
 	base, err := k.base(login)
 	if err != nil {
-		return fail("kit: %v", err)
+		return finish("kit: %v", err)
 	}
 	d, err := c.Build(base)
 	if err != nil {
-		return fail("kit: building the response: %v", err)
+		return finish("kit: building the response: %v", err)
 	}
 	field := base64.StdEncoding.EncodeToString(d.XML)
 	if d.RawForm != nil {
@@ -120,16 +123,16 @@ func (k *Kit) runCase(ctx context.Context, c faults.Case, t Target) Result {
 	if d.Replay {
 		first, err := login.Post(ctx, field, relay)
 		if err != nil {
-			return fail("could not deliver the first response: %v", err)
+			return finish("could not deliver the first response: %v", err)
 		}
 		if !first.Accepted {
 			res.Err = first.Err
-			return fail("valid response refused, cannot test replay: %s", first.Detail)
+			return finish("valid response refused, cannot test replay: %s", first.Detail)
 		}
 	}
 	out, err := login.Post(ctx, field, relay)
 	if err != nil {
-		return fail("could not deliver the response: %v", err)
+		return finish("could not deliver the response: %v", err)
 	}
 	res.Got, res.Err = Refuse, out.Err
 	if out.Accepted {
