@@ -144,17 +144,20 @@ type GatewayConfig struct {
 // the real gateway's protocol, offers Cl@ve PIN and shows the other methods as
 // unavailable until they are built.
 type Gateway struct {
-	cfg      GatewayConfig
-	endpoint string
-	signer   *saml.Signer
-	flows    flow.Store
-	citizens registry.Store
-	pins     *pin.Service
-	inbox    *notify.Inbox
-	notifier notify.Notifier
-	methods  []flow.Method
-	mux      *http.ServeMux
-	log      *slog.Logger
+	cfg       GatewayConfig
+	endpoint  string
+	signer    *saml.Signer
+	flows     flow.Store
+	citizens  registry.Store
+	pins      *pin.Service
+	pinMethod *pin.Method
+	inbox     *notify.Inbox
+	notifier  notify.Notifier
+	methods   []flow.Method
+	// available marks the methods with pages on this gateway.
+	available map[saml.Method]bool
+	mux       *http.ServeMux
+	log       *slog.Logger
 
 	clock    *gatewayClock
 	controls controls
@@ -250,9 +253,10 @@ func NewGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 			return nil, err
 		}
 	}
+	g.pinMethod = pin.NewMethod(g.pins, g.citizens, g.notifier, g.log)
 	g.methods = []flow.Method{
 		unavailableMethod{saml.MethodMovil, saml.LoASubstantial, "movil"},
-		pin.NewMethod(g.pins, g.citizens, g.notifier, g.log),
+		g.pinMethod,
 		unavailableMethod{saml.MethodGISS, saml.LoASubstantial, "permanente"},
 		unavailableMethod{saml.MethodAfirma, saml.LoAHigh, "certificado"},
 		unavailableMethod{saml.MethodEIDAS, saml.LoAHigh, "eidas"},

@@ -1,6 +1,7 @@
 package clave
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"sync"
@@ -32,6 +33,9 @@ type Exchange struct {
 	FlowID string `json:"flow,omitempty"`
 	// XML is the message, indented for reading.
 	XML string `json:"xml"`
+	// raw is kept instead of XML until someone looks: indenting every message
+	// on the login path would cost more than the rest of the bookkeeping.
+	raw []byte
 	// Checks are the gateway's checks of an incoming message.
 	Checks []Check `json:"checks,omitempty"`
 	// Fault names the armed fault a response was replaced with, if any.
@@ -160,7 +164,12 @@ func (in *inspector) list(spid string) []Exchange {
 	src := in.bySP[spid]
 	out := make([]Exchange, len(src))
 	for i := range src {
-		out[len(src)-1-i] = src[i]
+		e := src[i]
+		if e.XML == "" && e.raw != nil {
+			e.XML = pretty(e.raw)
+		}
+		e.raw = nil
+		out[len(src)-1-i] = e
 	}
 	return out
 }
@@ -196,14 +205,25 @@ func pretty(raw []byte) string {
 	return s
 }
 
-// spidOf reads the SPID a request claims, before anything is verified, only to
-// file the exchange under it.
+// spidOf finds the SPID a request claims, before anything is verified, only
+// to file the exchange under it: a byte scan is enough for that and costs no
+// second parse.
 func spidOf(raw []byte) string {
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(raw); err != nil || doc.Root() == nil {
-		return "(unreadable)"
+	const attr = "ProviderName="
+	i := bytes.Index(raw, []byte(attr))
+	if i < 0 || i+len(attr) >= len(raw) {
+		return "(no ProviderName)"
 	}
-	spid, _, _ := strings.Cut(doc.Root().SelectAttrValue("ProviderName", ""), ";")
+	rest := raw[i+len(attr):]
+	quote := rest[0]
+	if quote != '"' && quote != '\'' {
+		return "(no ProviderName)"
+	}
+	end := bytes.IndexByte(rest[1:], quote)
+	if end < 0 {
+		return "(no ProviderName)"
+	}
+	spid, _, _ := strings.Cut(string(rest[1:1+end]), ";")
 	if spid == "" || len(spid) > 64 {
 		return "(no ProviderName)"
 	}

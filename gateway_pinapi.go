@@ -2,7 +2,6 @@ package clave
 
 import (
 	"bytes"
-	"context"
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -21,7 +20,6 @@ import (
 
 	"github.com/clave-go/clave/internal/dni"
 	"github.com/clave-go/clave/internal/flow"
-	"github.com/clave-go/clave/internal/notify"
 	"github.com/clave-go/clave/internal/registry"
 	"github.com/clave-go/clave/pin"
 	"github.com/clave-go/clave/saml"
@@ -220,21 +218,11 @@ func (a *pinAPI) handleRequest(w http.ResponseWriter, r *http.Request) {
 	c, err := a.g.citizens.Get(ctx, id)
 	delivered := err == nil && c.Status == registry.StatusActive && c.MatchContrast(body.Contrast)
 	if delivered {
-		a.deliver(ctx, c, issued)
+		a.g.pinMethod.Deliver(ctx, c, issued)
 	}
 	// Whether it was delivered is logged (masked) for support, never sent.
 	a.g.log.InfoContext(ctx, "gateway: pin api", "call", call, "sp", sp.SPID, "outcome", "issued", "person", id, "delivered", delivered)
 	a.writeJSON(w, http.StatusOK, pinAPITicket{RequestCode: issued.RequestCode, ExpiresAt: issued.ExpiresAt.UTC()})
-}
-
-// deliver sends the PIN as the browser method does (pin.Method's delivery is
-// unexported, hence the copy of its message).
-func (a *pinAPI) deliver(ctx context.Context, c registry.Citizen, is pin.Issued) {
-	text := fmt.Sprintf("Cl@ve PIN: %s. Código de solicitud: %s. Válido hasta las %s.", is.PIN, is.RequestCode, is.ExpiresAt.Format("15:04"))
-	msg := notify.Message{Channel: notify.SMS, To: c.Phone, Text: text, Code: is.PIN}
-	if err := a.g.notifier.Send(ctx, msg); err != nil {
-		a.g.log.ErrorContext(ctx, "gateway: pin api delivery failed", "person", c.ID, "channel", msg.Channel, "error", err)
-	}
 }
 
 // handleVerify checks a PIN and answers the signed SAML Response for the

@@ -26,9 +26,11 @@ func (g *Gateway) routes() {
 	mux.HandleFunc("GET "+saml.CertificatesPath, g.handleCertificates)
 	mux.HandleFunc("GET /login/{flow}", g.handleChooser)
 	mux.HandleFunc("POST /login/{flow}/cancel", g.handleCancel)
+	g.available = map[saml.Method]bool{}
 	for _, m := range g.methods {
 		if h := m.Handler(g); h != nil {
 			mux.Handle("/login/{flow}/"+m.Slug()+"/", h)
+			g.available[m.ID()] = true
 		}
 	}
 	g.apiRoutes(mux)
@@ -115,7 +117,7 @@ func (g *Gateway) checkRequest(r *http.Request) (*saml.ReceivedAuthnRequest, str
 		cl.fail("form", err)
 		return nil, "", err
 	}
-	ex.SPID, ex.XML = spidOf(raw), pretty(raw)
+	ex.SPID, ex.raw = spidOf(raw), raw
 	relay := r.PostForm.Get(saml.FieldRelayState)
 	if err := saml.CheckRelayState(relay); err != nil {
 		cl.fail("relaystate", err)
@@ -208,7 +210,7 @@ func (g *Gateway) handleChooser(w http.ResponseWriter, r *http.Request) {
 		entries = append(entries, chooserEntry{
 			ID: m.ID(), Key: "method." + string(m.ID()),
 			Href:      "/login/" + f.ID + "/" + m.Slug() + "/",
-			Available: m.Handler(g) != nil,
+			Available: g.available[m.ID()],
 		})
 	}
 	name := f.App
@@ -282,7 +284,7 @@ func (g *Gateway) answer(w http.ResponseWriter, r *http.Request, f *flow.Flow, c
 	}
 	form := saml.PostForm{Action: f.ACSURL, Field: saml.FieldSAMLResponse, Message: xml, RelayState: f.RelayState}
 	form = g.applyArmedFault(ctx, f, form)
-	g.inspect.record(Exchange{Time: g.cfg.Now(), SPID: f.SPID, Kind: "Response", FlowID: f.ID, XML: pretty(form.Message)})
+	g.inspect.record(Exchange{Time: g.cfg.Now(), SPID: f.SPID, Kind: "Response", FlowID: f.ID, raw: form.Message})
 	if st != nil {
 		g.log.InfoContext(ctx, "gateway: login failed", "sp", f.SPID, "flow", f.ID, "status", st.SubCode)
 	} else {

@@ -184,7 +184,7 @@ func (m *Method) request(host flow.Host, w http.ResponseWriter, r *http.Request)
 	}
 	c, err := m.citizens.Get(ctx, id)
 	if err == nil && c.Status == registry.StatusActive && c.MatchContrast(r.PostForm.Get("contrast")) {
-		m.deliver(ctx, c, issued)
+		m.Deliver(ctx, c, issued)
 	} else {
 		m.log.InfoContext(ctx, "pin: not delivered (unknown, inactive or wrong contrast datum)", "person", id)
 	}
@@ -202,7 +202,10 @@ func (m *Method) request(host flow.Host, w http.ResponseWriter, r *http.Request)
 	http.Redirect(w, r, base(f), http.StatusSeeOther)
 }
 
-func (m *Method) deliver(ctx context.Context, c registry.Citizen, is Issued) {
+// Deliver sends an issued PIN to the citizen: to the active Cl@ve app when
+// there is one, by SMS to the registered phone otherwise. Other front doors to
+// Cl@ve PIN (the gateway's API for services' own apps) deliver through it too.
+func (m *Method) Deliver(ctx context.Context, c registry.Citizen, is Issued) {
 	text := fmt.Sprintf("Cl@ve PIN: %s. Código de solicitud: %s. Válido hasta las %s.", is.PIN, is.RequestCode, is.ExpiresAt.Format("15:04"))
 	msg := notify.Message{Channel: notify.SMS, To: c.Phone, Text: text, Code: is.PIN}
 	if m.devices != nil {

@@ -106,10 +106,11 @@ func NewID() (string, error) {
 
 // MemoryStore is an in-process Store.
 type MemoryStore struct {
-	mu    sync.Mutex
-	flows map[string][]byte
-	seen  map[string]time.Time
-	now   func() time.Time
+	mu     sync.Mutex
+	flows  map[string]*Flow
+	seen   map[string]time.Time
+	now    func() time.Time
+	writes int
 }
 
 // NewMemoryStore returns an empty MemoryStore using now to expire entries.
@@ -117,10 +118,25 @@ func NewMemoryStore(now func() time.Time) *MemoryStore {
 	if now == nil {
 		now = time.Now
 	}
-	return &MemoryStore{flows: map[string][]byte{}, seen: map[string]time.Time{}, now: now}
+	return &MemoryStore{flows: map[string]*Flow{}, seen: map[string]time.Time{}, now: now}
 }
 
-// Flows are stored serialised so callers never share a mutable record.
+// clone deep-copies a flow, so callers never share a mutable record with the
+// store.
+func (f *Flow) clone() *Flow {
+	c := *f
+	c.BrowserKeyHash = append([]byte(nil), f.BrowserKeyHash...)
+	c.Disabled = append([]saml.Method(nil), f.Disabled...)
+	c.Attributes = append([]string(nil), f.Attributes...)
+	if f.Data != nil {
+		c.Data = make(map[string]string, len(f.Data))
+		for k, v := range f.Data {
+			c.Data[k] = v
+		}
+	}
+	return &c
+}
+
 func encode(f *Flow) ([]byte, error) { return json.Marshal(f) }
 
 func decode(b []byte) (*Flow, error) {
@@ -130,54 +146,43 @@ func decode(b []byte) (*Flow, error) {
 
 // Create implements Store.
 func (m *MemoryStore) Create(_ context.Context, f *Flow) error {
-	b, err := encode(f)
-	if err != nil {
-		return err
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.flows[f.ID]; ok {
 		return store.ErrConflict
 	}
 	m.prune()
-	m.flows[f.ID] = b
+	m.flows[f.ID] = f.clone()
 	return nil
 }
 
 // Get implements Store.
 func (m *MemoryStore) Get(_ context.Context, id string) (*Flow, error) {
 	m.mu.Lock()
-	b, ok := m.flows[id]
-	m.mu.Unlock()
+	defer m.mu.Unlock()
+	f, ok := m.flows[id]
 	if !ok {
 		return nil, store.ErrNotFound
 	}
-	return decode(b)
+	return f.clone(), nil
 }
 
 // Update implements Store.
 func (m *MemoryStore) Update(_ context.Context, id string, fn func(*Flow) error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	b, ok := m.flows[id]
+	cur, ok := m.flows[id]
 	if !ok {
 		return store.ErrNotFound
 	}
-	f, err := decode(b)
-	if err != nil {
-		return err
-	}
+	f := cur.clone()
 	if err := fn(f); err != nil {
 		return err
 	}
 	if f.ID != id {
 		return store.ErrConflict
 	}
-	nb, err := encode(f)
-	if err != nil {
-		return err
-	}
-	m.flows[id] = nb
+	m.flows[id] = f.clone()
 	return nil
 }
 
@@ -189,18 +194,21 @@ func (m *MemoryStore) SeenRequest(_ context.Context, spid, requestID string, exp
 	if exp, ok := m.seen[k]; ok && m.now().Before(exp) {
 		return true, nil
 	}
+	m.prune()
 	m.seen[k] = expiry
 	return false, nil
 }
 
-// prune drops expired flows and request IDs; called under the lock on writes.
+// prune drops expired flows and request IDs now and then; called under the
+// lock on writes, so memory stays bounded by what is live.
 func (m *MemoryStore) prune() {
-	now := m.now()
-	if len(m.flows)%256 != 0 {
+	m.writes++
+	if m.writes%256 != 0 {
 		return
 	}
-	for id, b := range m.flows {
-		if f, err := decode(b); err == nil && now.After(f.ExpiresAt.Add(time.Hour)) {
+	now := m.now()
+	for id, f := range m.flows {
+		if now.After(f.ExpiresAt.Add(time.Hour)) {
 			delete(m.flows, id)
 		}
 	}
@@ -218,7 +226,8 @@ type Method interface {
 	// MaxLoA is the highest level the method can give; the chooser hides it for
 	// requests asking more.
 	MaxLoA() saml.LoA
-	// Handler serves the method's pages and APIs under /login/{flow}/<slug>/.
+	// Handler serves the method's pages and APIs under /login/{flow}/<slug>/;
+	// nil for a method not available here.
 	Handler(host Host) http.Handler
 	// Slug names the method in URLs.
 	Slug() string
