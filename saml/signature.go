@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/beevik/etree"
@@ -47,6 +48,10 @@ var digestHashes = map[string]crypto.Hash{
 	AlgSHA384: crypto.SHA384,
 	AlgSHA512: crypto.SHA512,
 }
+
+// writerPool recycles the buffers that stream canonical XML into hashes: every
+// signature made or checked needs one.
+var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
 
 // canonicalWrite is etree's canonical output, the serialisation goxmldsig's
 // canonicalisers use once a tree has been transformed.
@@ -188,9 +193,13 @@ func hashCanonical(el *etree.Element, prefixList string, h crypto.Hash) ([]byte,
 		return nil, fmt.Errorf("%w: canonicalisation: %v", ErrMalformed, err)
 	}
 	hh := h.New()
-	w := bufio.NewWriterSize(hh, 4096)
+	w := writerPool.Get().(*bufio.Writer)
+	w.Reset(hh)
 	el.WriteTo(w, &canonicalWrite)
-	if err := w.Flush(); err != nil {
+	err := w.Flush()
+	w.Reset(nil)
+	writerPool.Put(w)
+	if err != nil {
 		return nil, err
 	}
 	return hh.Sum(nil), nil

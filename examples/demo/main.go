@@ -82,7 +82,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger,
 	if err != nil {
 		return err
 	}
-	app, err := gatewayapp.New(ctx, gatewayapp.Config{
+	app, err := gatewayapp.New(ctx, gatewayapp.Config{Personas: true, AdminToken: os.Getenv("CLAVE_ADMIN_TOKEN"),
 		BaseURL: d.gatewayURL, Logger: log,
 		ServiceProviders: []clave.ServiceProvider{{SPID: spid, Name: "Sede electrónica de pruebas",
 			Certificates: []*x509.Certificate{sp.Certificate}, ACSURLs: []string{acs}}},

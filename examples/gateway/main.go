@@ -44,6 +44,7 @@ func main() {
 
 type options struct {
 	addr, baseURL, db, spConfig, citizens, keyFile, certFile, pinSecret string
+	personas                                                            bool
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -57,6 +58,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.keyFile, "key", "", "PEM signing key (default: synthetic, kept beside a -db file)")
 	fs.StringVar(&o.certFile, "cert", "", "PEM certificate of -key")
 	fs.StringVar(&o.pinSecret, "pin-secret", "", "hex secret (≥32 bytes) keying stored PINs; keep it across restarts so pending PINs survive (env CLAVE_PIN_SECRET; default random)")
+	fs.BoolVar(&o.personas, "personas", true, "register the reserved test personas (see README)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -69,7 +71,10 @@ func parseFlags(args []string) (*options, error) {
 // appConfig reads the files the flags name, so that a bad file stops the
 // gateway before it listens.
 func (o *options) appConfig(log *slog.Logger) (gatewayapp.Config, error) {
-	cfg := gatewayapp.Config{DBPath: o.db, KeyFile: o.keyFile, CertFile: o.certFile, Logger: log}
+	// The admin token comes only from the environment: a flag would show it in
+	// the process list.
+	cfg := gatewayapp.Config{DBPath: o.db, KeyFile: o.keyFile, CertFile: o.certFile, Logger: log,
+		Personas: o.personas, AdminToken: os.Getenv("CLAVE_ADMIN_TOKEN")}
 	var err error
 	if o.spConfig != "" {
 		if cfg.ServiceProviders, err = clave.LoadServiceProviders(o.spConfig); err != nil {

@@ -55,6 +55,10 @@ type Config struct {
 	// PINSecret keys the PIN hashes (≥ 32 bytes); nil means random, so PINs
 	// pending at a restart stop verifying.
 	PINSecret []byte
+	// Personas registers the reserved test citizens with fixed outcomes.
+	Personas bool
+	// AdminToken enables the admin page and API at /admin/ (≥ 16 chars).
+	AdminToken string
 	// Logger receives the gateway's events; default slog.Default().
 	Logger *slog.Logger
 }
@@ -92,6 +96,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	gw, err := clave.NewGateway(ctx, clave.GatewayConfig{
 		BaseURL: cfg.BaseURL, SigningKey: kp.Key, SigningCertificate: kp.Certificate,
 		ServiceProviders: cfg.ServiceProviders, DB: db, PINSecret: cfg.PINSecret, Logger: cfg.Logger,
+		Personas: cfg.Personas, AdminToken: cfg.AdminToken,
 	})
 	if err == nil {
 		err = gw.SeedCitizens(ctx, cfg.Citizens)
