@@ -130,18 +130,8 @@ func (v *Validator) ValidateLogoutResponse(data []byte, requestID, returnURL str
 	if v.Trust == nil {
 		return errors.New("saml: validator needs Trust")
 	}
-	doc, err := parseXML(data, v.MaxSize)
+	root, _, err := openMessage(data, v.MaxSize, "LogoutResponse")
 	if err != nil {
-		return err
-	}
-	root := doc.Root()
-	if root.Tag != "LogoutResponse" || root.NamespaceURI() != NSProtocol {
-		return fmt.Errorf("%w: <%s>", ErrUnexpectedRoot, root.FullTag())
-	}
-	if err := checkVersionAndID(root); err != nil {
-		return err
-	}
-	if _, err := scanIDsAndAssertions(root); err != nil {
 		return err
 	}
 	now := v.now()

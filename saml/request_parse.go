@@ -100,18 +100,8 @@ func (p RequestPolicy) checkInstant(el *etree.Element) (time.Time, error) {
 // enveloped signature must verify against them, and everything returned is read
 // from the verified tree.
 func ParseAuthnRequest(data []byte, trust SPTrust, pol RequestPolicy) (*ReceivedAuthnRequest, error) {
-	doc, err := parseXML(data, pol.MaxSize)
+	root, _, err := openMessage(data, pol.MaxSize, "AuthnRequest")
 	if err != nil {
-		return nil, err
-	}
-	root := doc.Root()
-	if root.Tag != "AuthnRequest" || root.NamespaceURI() != NSProtocol {
-		return nil, fmt.Errorf("%w: <%s>", ErrUnexpectedRoot, root.FullTag())
-	}
-	if err := checkVersionAndID(root); err != nil {
-		return nil, err
-	}
-	if _, err := scanIDsAndAssertions(root); err != nil {
 		return nil, err
 	}
 	spid, _, ok := strings.Cut(attr(root, "ProviderName"), ";")
@@ -227,18 +217,8 @@ type ReceivedLogoutRequest struct {
 // ParseLogoutRequest verifies and reads a LogoutRequest; the NameID names the
 // SPID whose certificates must verify it.
 func ParseLogoutRequest(data []byte, trust SPTrust, pol RequestPolicy) (*ReceivedLogoutRequest, error) {
-	doc, err := parseXML(data, pol.MaxSize)
+	root, _, err := openMessage(data, pol.MaxSize, "LogoutRequest")
 	if err != nil {
-		return nil, err
-	}
-	root := doc.Root()
-	if root.Tag != "LogoutRequest" || root.NamespaceURI() != NSProtocol {
-		return nil, fmt.Errorf("%w: <%s>", ErrUnexpectedRoot, root.FullTag())
-	}
-	if err := checkVersionAndID(root); err != nil {
-		return nil, err
-	}
-	if _, err := scanIDsAndAssertions(root); err != nil {
 		return nil, err
 	}
 	readSPID := func() (string, error) {

@@ -1,7 +1,6 @@
 package saml
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/beevik/etree"
@@ -17,15 +16,8 @@ import (
 // everything else in this package (no DTD, bounded size and depth, round-trip
 // checks), so peeking at hostile input is harmless.
 func PeekAuthnRequest(data []byte) (*ReceivedAuthnRequest, error) {
-	doc, err := parseXML(data, 0)
+	root, _, err := openMessage(data, 0, "AuthnRequest")
 	if err != nil {
-		return nil, err
-	}
-	root := doc.Root()
-	if root.Tag != "AuthnRequest" || root.NamespaceURI() != NSProtocol {
-		return nil, fmt.Errorf("%w: <%s>", ErrUnexpectedRoot, root.FullTag())
-	}
-	if err := checkVersionAndID(root); err != nil {
 		return nil, err
 	}
 	// IssueInstant must be well-formed but its age is not policed: the peeker's

@@ -146,18 +146,7 @@ func (v *Validator) ValidateResponse(data []byte, exp Expectation) (*Assertion, 
 	if v.Trust == nil || v.ACSURL == "" || v.Issuer == "" {
 		return nil, fmt.Errorf("saml: validator needs Trust, ACSURL and Issuer")
 	}
-	doc, err := parseXML(data, v.MaxSize)
-	if err != nil {
-		return nil, err
-	}
-	root := doc.Root()
-	if root.Tag != "Response" || root.NamespaceURI() != NSProtocol {
-		return nil, fmt.Errorf("%w: <%s>", ErrUnexpectedRoot, root.FullTag())
-	}
-	if err := checkVersionAndID(root); err != nil {
-		return nil, err
-	}
-	assertions, err := scanIDsAndAssertions(root)
+	root, assertions, err := openMessage(data, v.MaxSize, "Response")
 	if err != nil {
 		return nil, err
 	}
@@ -249,6 +238,29 @@ func (v *Validator) ValidateResponse(data []byte, exp Expectation) (*Assertion, 
 		return nil, err
 	}
 	return res, nil
+}
+
+// openMessage parses a protocol message safely and checks what every message
+// must have: the expected root in the protocol namespace, Version 2.0, an ID,
+// unique IDs and no assertion out of place. It returns the root and the number
+// of assertions (plain or encrypted) found.
+func openMessage(data []byte, maxSize int, tag string) (*etree.Element, int, error) {
+	doc, err := parseXML(data, maxSize)
+	if err != nil {
+		return nil, 0, err
+	}
+	root := doc.Root()
+	if root.Tag != tag || root.NamespaceURI() != NSProtocol {
+		return nil, 0, fmt.Errorf("%w: <%s>", ErrUnexpectedRoot, root.FullTag())
+	}
+	if err := checkVersionAndID(root); err != nil {
+		return nil, 0, err
+	}
+	n, err := scanIDsAndAssertions(root)
+	if err != nil {
+		return nil, 0, err
+	}
+	return root, n, nil
 }
 
 func checkVersionAndID(el *etree.Element) error {
