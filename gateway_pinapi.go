@@ -194,7 +194,7 @@ func (a *pinAPI) handleRequest(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, call, sp.SPID, refuse(http.StatusBadRequest, pinCodeBadDocument, "not a DNI or NIE"))
 		return
 	}
-	issued, err := a.g.pins.Request(ctx, id.String(), body.Code)
+	issued, err := a.g.pinMethod.Issue(ctx, id, body.Contrast, body.Code)
 	var limited *pin.RateLimitError
 	switch {
 	case errors.Is(err, pin.ErrBadRequestCode):
@@ -215,13 +215,7 @@ func (a *pinAPI) handleRequest(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, call, sp.SPID, refuse(http.StatusInternalServerError, pinCodeInternal, err.Error()))
 		return
 	}
-	c, err := a.g.citizens.Get(ctx, id)
-	delivered := err == nil && c.Status == registry.StatusActive && c.MatchContrast(body.Contrast)
-	if delivered {
-		a.g.pinMethod.Deliver(ctx, c, issued)
-	}
-	// Whether it was delivered is logged (masked) for support, never sent.
-	a.g.log.InfoContext(ctx, "gateway: pin api", "call", call, "sp", sp.SPID, "outcome", "issued", "person", id, "delivered", delivered)
+	a.g.log.InfoContext(ctx, "gateway: pin api", "call", call, "sp", sp.SPID, "outcome", "issued", "person", id)
 	a.writeJSON(w, http.StatusOK, pinAPITicket{RequestCode: issued.RequestCode, ExpiresAt: issued.ExpiresAt.UTC()})
 }
 

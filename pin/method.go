@@ -166,7 +166,7 @@ func (m *Method) request(host flow.Host, w http.ResponseWriter, r *http.Request)
 		return
 	}
 	ctx := r.Context()
-	issued, err := m.svc.Request(ctx, id.String(), r.PostForm.Get("code"))
+	issued, err := m.Issue(ctx, id, r.PostForm.Get("contrast"), r.PostForm.Get("code"))
 	switch {
 	case errors.Is(err, ErrBadRequestCode):
 		m.renderForm(host, w, r, f, http.StatusBadRequest, "pin.badcode", id.String())
@@ -182,12 +182,6 @@ func (m *Method) request(host flow.Host, w http.ResponseWriter, r *http.Request)
 		host.Render(w, r, http.StatusInternalServerError, "error", map[string]any{"Message": "error.request"})
 		return
 	}
-	c, err := m.citizens.Get(ctx, id)
-	if err == nil && c.Status == registry.StatusActive && c.MatchContrast(r.PostForm.Get("contrast")) {
-		m.Deliver(ctx, c, issued)
-	} else {
-		m.log.InfoContext(ctx, "pin: not delivered (unknown, inactive or wrong contrast datum)", "person", id)
-	}
 	err = host.Update(ctx, f.ID, func(cur *flow.Flow) error {
 		cur.Method = saml.MethodAEATPIN
 		cur.Data[keyCitizen] = id.String()
@@ -202,10 +196,29 @@ func (m *Method) request(host flow.Host, w http.ResponseWriter, r *http.Request)
 	http.Redirect(w, r, base(f), http.StatusSeeOther)
 }
 
-// Deliver sends an issued PIN to the citizen: to the active Cl@ve app when
-// there is one, by SMS to the registered phone otherwise. Other front doors to
-// Cl@ve PIN (the gateway's API for services' own apps) deliver through it too.
-func (m *Method) Deliver(ctx context.Context, c registry.Citizen, is Issued) {
+// Issue issues a PIN for id and delivers it when id is a registered, active
+// citizen who typed the right contrast datum. Whether it was delivered changes
+// nothing else: the PIN is issued, rate-limited and counted the same way in
+// every case, so no answer built on it reveals who is registered. Every front
+// door to Cl@ve PIN (these pages, the gateway's API for services' own apps)
+// issues through it.
+func (m *Method) Issue(ctx context.Context, id dni.ID, contrast, chosenCode string) (Issued, error) {
+	issued, err := m.svc.Request(ctx, id.String(), chosenCode)
+	if err != nil {
+		return Issued{}, err
+	}
+	c, err := m.citizens.Get(ctx, id)
+	if err == nil && c.Status == registry.StatusActive && c.MatchContrast(contrast) {
+		m.deliver(ctx, c, issued)
+	} else {
+		m.log.InfoContext(ctx, "pin: not delivered (unknown, inactive or wrong contrast datum)", "person", id)
+	}
+	return issued, nil
+}
+
+// deliver sends an issued PIN to the citizen: to the active Cl@ve app when
+// there is one, by SMS to the registered phone otherwise.
+func (m *Method) deliver(ctx context.Context, c registry.Citizen, is Issued) {
 	text := fmt.Sprintf("Cl@ve PIN: %s. Código de solicitud: %s. Válido hasta las %s.", is.PIN, is.RequestCode, is.ExpiresAt.Format("15:04"))
 	msg := notify.Message{Channel: notify.SMS, To: c.Phone, Text: text, Code: is.PIN}
 	if m.devices != nil {
