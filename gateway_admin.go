@@ -51,6 +51,7 @@ func (g *Gateway) mountAdmin() error {
 	g.mux.HandleFunc("POST /admin/persona", g.adminForm(g.adminPersona))
 	g.mux.HandleFunc("POST /admin/clock", g.adminForm(g.adminClock))
 	g.mux.HandleFunc("POST /admin/disarm", g.adminForm(g.adminDisarm))
+	g.mux.HandleFunc("GET /admin/inspect", g.adminInspect)
 
 	api := http.NewServeMux()
 	api.HandleFunc("GET /admin/api/faults", g.apiFaults)
@@ -59,6 +60,7 @@ func (g *Gateway) mountAdmin() error {
 	api.HandleFunc("POST /admin/api/persona", g.apiPersona)
 	api.HandleFunc("POST /admin/api/clock", g.apiClock)
 	api.HandleFunc("POST /admin/api/disarm", g.apiDisarm)
+	api.HandleFunc("GET /admin/api/inspect", g.apiInspect)
 	// Authentication comes before routing, so that without the token every
 	// path under the API answers alike.
 	g.mux.Handle("/admin/api/", g.apiAuth(api))
@@ -428,4 +430,31 @@ func (g *Gateway) apiClock(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) apiDisarm(w http.ResponseWriter, r *http.Request) {
 	g.DisarmAll()
 	writeJSON(w, http.StatusOK, g.controlState())
+}
+
+// adminInspect shows the last exchanges with one service (?spid=), or the list
+// of services with exchanges.
+func (g *Gateway) adminInspect(w http.ResponseWriter, r *http.Request) {
+	if !g.sessionOK(r) {
+		g.adminLoginPage(w, r, http.StatusUnauthorized, "")
+		return
+	}
+	spid := r.URL.Query().Get("spid")
+	data := map[string]any{"Services": g.InspectedServices(), "SPID": spid}
+	if spid != "" {
+		data["Exchanges"] = g.Inspect(spid)
+	}
+	g.Render(w, r, http.StatusOK, "admin_inspect", data)
+}
+
+// apiInspect is adminInspect in JSON: {"services": [...]} and, with ?spid=,
+// {"exchanges": [...]} newest first, each request with its checklist.
+func (g *Gateway) apiInspect(w http.ResponseWriter, r *http.Request) {
+	out := map[string]any{"services": g.InspectedServices()}
+	if spid := r.URL.Query().Get("spid"); spid != "" {
+		out["exchanges"] = g.Inspect(spid)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(out)
 }

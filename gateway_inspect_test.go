@@ -1,6 +1,7 @@
 package clave_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -74,4 +75,44 @@ func TestGatewayInspection(t *testing.T) {
 	require.Len(t, unknown, 1)
 	assert.False(t, checkOf(t, unknown[0], "provider").Passed)
 	assert.Contains(t, w.gw.InspectedServices(), "S1111111E_E11111111")
+}
+
+func TestGatewayInspectionThroughAdmin(t *testing.T) {
+	w := newWorld(t, withAdmin, nil, nil)
+	s := w.start()
+	s.requestPIN(maria, mariaValid, "")
+	s.verify(w.lastSMS(mariaPhone).Code, "")
+	s.finish()
+	require.True(t, strings.HasPrefix(s.page, "hola MARIA"))
+
+	status, _ := api(t, w, http.MethodGet, "/admin/api/inspect?spid="+agencySPID, "", "")
+	assert.Equal(t, http.StatusUnauthorized, status, "the token is required")
+	status, out := api(t, w, http.MethodGet, "/admin/api/inspect?spid="+agencySPID, adminToken, "")
+	require.Equal(t, http.StatusOK, status, out)
+	var got struct {
+		Services  []string         `json:"services"`
+		Exchanges []clave.Exchange `json:"exchanges"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &got))
+	assert.Equal(t, []string{agencySPID}, got.Services)
+	require.Len(t, got.Exchanges, 2)
+	assert.Equal(t, "Response", got.Exchanges[0].Kind)
+	assert.Contains(t, got.Exchanges[0].XML, "saml2:Assertion")
+	assert.Equal(t, "AuthnRequest", got.Exchanges[1].Kind)
+	require.NotEmpty(t, got.Exchanges[1].Checks)
+	assert.True(t, got.Exchanges[1].Accepted())
+
+	// The page: log in with the form, then read the service's exchanges.
+	b := newBrowser(t)
+	_, page := b.get(w.gwSrv.URL + "/admin/inspect")
+	assert.Contains(t, page, `name="token"`, "the page asks for the token first")
+	csrf := csrfRe.FindStringSubmatch(page)
+	require.NotNil(t, csrf, page)
+	resp, err := b.c.PostForm(w.gwSrv.URL+"/admin/login", url.Values{"token": {adminToken}, "csrf": {csrf[1]}})
+	require.NoError(t, err)
+	_ = body(t, resp)
+	_, page = b.get(w.gwSrv.URL + "/admin/inspect?spid=" + agencySPID + "&lang=en")
+	assert.Contains(t, page, "Valid XML signature by a registered provider certificate")
+	assert.Contains(t, page, `<span class="ok">passed</span>`)
+	assert.Contains(t, page, "saml2p:AuthnRequest", "the request, escaped and indented")
 }
