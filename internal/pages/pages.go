@@ -15,7 +15,7 @@ import (
 var files embed.FS
 
 // Languages offered, in the order of the switch. Spanish is the fallback.
-var Languages = []string{"es", "en"}
+var Languages = []string{"es", "ca", "gl", "eu", "en"}
 
 var tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 	"t": func(lang, key string) string { return T(lang, key) },
