@@ -178,5 +178,5 @@ func (r *AuthnRequest) Sign(s *Signer) ([]byte, error) {
 	if err := s.signEnveloped(doc.Root(), pos, ""); err != nil {
 		return nil, err
 	}
-	return doc.WriteToBytes()
+	return marshal(doc), nil
 }

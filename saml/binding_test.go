@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"html"
+	"html/template"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -74,6 +75,33 @@ func TestPostFormContent(t *testing.T) {
 	} {
 		assert.Error(t, f.Write(&bytes.Buffer{}))
 	}
+}
+
+// TestPostFormValueEscaping checks that the message's value attribute, which
+// PostForm escapes itself, is byte for byte what html/template writes for it,
+// for a message whose base64 holds every character of the alphabet, padding
+// included; and that none of them needs more than that inside a double-quoted
+// attribute, where only '"' (its end), '&' (a reference) and NUL mean anything.
+func TestPostFormValueEscaping(t *testing.T) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	msg, err := base64.StdEncoding.DecodeString(alphabet + "AA==")
+	require.NoError(t, err)
+	enc := base64.StdEncoding.EncodeToString(msg)
+	require.Equal(t, alphabet+"AA==", enc)
+	for _, c := range enc {
+		assert.NotContains(t, "\"&\x00", string(c), "%q would end or break the attribute", c)
+	}
+
+	var want bytes.Buffer
+	ref := template.Must(template.New("ref").Parse(`<input value="{{.}}">`))
+	require.NoError(t, ref.Execute(&want, enc))
+	assert.Equal(t, want.String(), `<input `+string(valueAttr(msg))+`>`, "as html/template escapes it")
+
+	page := renderForm(t, PostForm{Action: PreproductionURL, Field: FieldSAMLResponse, Message: msg, RelayState: "rs-1"})
+	assert.Contains(t, page, `<input type="hidden" name="SAMLResponse" `+string(valueAttr(msg))+`>`)
+	assert.Equal(t, enc, formValue(t, page, FieldSAMLResponse), "read back unchanged")
+	assert.Equal(t, "rs-1", formValue(t, page, FieldRelayState), "the input after it is intact")
+	assert.Equal(t, 1, strings.Count(page, "<script"), "only the auto-submit script")
 }
 
 func TestPostFormServeHTTP(t *testing.T) {

@@ -53,6 +53,28 @@ var digestHashes = map[string]crypto.Hash{
 // signature made or checked needs one.
 var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
 
+// bufferPool recycles the buffers signed documents are serialised into; see
+// marshal.
+var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// marshal is doc.WriteToBytes without its garbage: the same tokens written with
+// the same settings, but into a recycled buffer (instead of one grown by
+// doubling from empty, behind a fresh bufio.Writer) and copied out at their
+// exact size. Every message this package signs is serialised once, here.
+func marshal(doc *etree.Document) []byte {
+	b := bufferPool.Get().(*bytes.Buffer)
+	b.Reset()
+	for _, t := range doc.Child {
+		t.WriteTo(b, &doc.WriteSettings)
+	}
+	out := bytes.Clone(b.Bytes())
+	// An unusually large message is not worth keeping its buffer for.
+	if b.Cap() <= DefaultMaxMessageSize {
+		bufferPool.Put(b)
+	}
+	return out
+}
+
 // canonicalWrite is etree's canonical output, the serialisation goxmldsig's
 // canonicalisers use once a tree has been transformed.
 var canonicalWrite = etree.WriteSettings{CanonicalEndTags: true, CanonicalText: true, CanonicalAttrVal: true}
@@ -129,17 +151,21 @@ func (s *Signer) signEnveloped(el *etree.Element, pos int, prefixList string) er
 	}
 	el.InsertChildAt(childIndexOfElement(el, pos), sig)
 
-	signed, err := canonicalSignedInfo(si, "")
+	// SignedInfo is hashed as verifyEnveloped hashes it: goxmldsig's transform
+	// on a detached copy, streamed into the hash.
+	siCopy, err := detach(si)
 	if err != nil {
 		return err
 	}
-	hh := h.New()
-	hh.Write(signed)
+	siDigest, err := hashCanonical(siCopy, "", h)
+	if err != nil {
+		return err
+	}
 	r := s.Rand
 	if r == nil {
 		r = rand.Reader
 	}
-	value, err := s.Key.Sign(r, hh.Sum(nil), h)
+	value, err := s.Key.Sign(r, siDigest, h)
 	if err != nil {
 		return fmt.Errorf("saml: signing: %w", err)
 	}

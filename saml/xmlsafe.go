@@ -40,13 +40,16 @@ func DecodeMessage(field string, maxSize int) ([]byte, error) {
 	if base64.StdEncoding.DecodedLen(len(field)) > maxSize+maxSize/8+64 {
 		return nil, fmt.Errorf("%w: encoded message of %d bytes", ErrTooLarge, len(field))
 	}
-	clean := strings.Map(func(r rune) rune {
-		switch r {
-		case '\r', '\n', ' ', '\t':
-			return -1
-		}
-		return r
-	}, field)
+	clean := field
+	if strings.ContainsAny(field, "\r\n \t") {
+		clean = strings.Map(func(r rune) rune {
+			switch r {
+			case '\r', '\n', ' ', '\t':
+				return -1
+			}
+			return r
+		}, field)
+	}
 	out, err := base64.StdEncoding.DecodeString(clean)
 	if err != nil {
 		return nil, fmt.Errorf("%w: bad base64: %v", ErrMalformed, err)

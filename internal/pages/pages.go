@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+	"sync"
 )
 
 //go:embed templates/*.html
@@ -63,6 +64,10 @@ func supported(l string) bool {
 	return false
 }
 
+// bodyPool recycles the buffers pages are rendered into before the layout
+// wraps them: every page view needs one, of about the same few kilobytes.
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 // Render writes page inside the layout. data may be nil; "Lang" and "Title" are
 // filled in.
 func Render(w http.ResponseWriter, r *http.Request, status int, page string, data map[string]any) {
@@ -80,8 +85,10 @@ func Render(w http.ResponseWriter, r *http.Request, status int, page string, dat
 	data["Page"] = page
 	data["Languages"] = Languages
 	data["Path"] = r.URL.Path
-	var body bytes.Buffer
-	if err := tmpl.ExecuteTemplate(&body, page, data); err != nil {
+	body := bodyPool.Get().(*bytes.Buffer)
+	body.Reset()
+	defer bodyPool.Put(body)
+	if err := tmpl.ExecuteTemplate(body, page, data); err != nil {
 		http.Error(w, fmt.Sprintf("page %s: %v", page, err), http.StatusInternalServerError)
 		return
 	}
