@@ -177,23 +177,33 @@ func (a *pinAPI) authenticate(w http.ResponseWriter, r *http.Request, body inter
 	return sp, nil
 }
 
+// open authenticates a call and reads the citizen's document from its body,
+// answering the failure itself when either is wrong.
+func (a *pinAPI) open(w http.ResponseWriter, r *http.Request, call string, body interface{ envelope() pinAPIEnvelope }, document func() string) (*ServiceProvider, dni.ID, bool) {
+	sp, f := a.authenticate(w, r, body)
+	if f != nil {
+		a.fail(w, r, call, apiSPID(sp), f)
+		return nil, dni.ID{}, false
+	}
+	id, err := dni.Parse(document())
+	if err != nil || (id.Kind() != dni.KindDNI && id.Kind() != dni.KindNIE) {
+		a.fail(w, r, call, sp.SPID, refuse(http.StatusBadRequest, pinCodeBadDocument, "not a DNI or NIE"))
+		return nil, dni.ID{}, false
+	}
+	return sp, id, true
+}
+
 // handleRequest issues a PIN, exactly as the browser form does: whether the
 // citizen is registered, active and typed the right contrast datum decides
 // only whether the PIN is delivered, never the answer.
 func (a *pinAPI) handleRequest(w http.ResponseWriter, r *http.Request) {
 	const call = "request"
 	var body pinAPIRequest
-	sp, f := a.authenticate(w, r, &body)
-	if f != nil {
-		a.fail(w, r, call, apiSPID(sp), f)
+	sp, id, ok := a.open(w, r, call, &body, func() string { return body.Document })
+	if !ok {
 		return
 	}
 	ctx := r.Context()
-	id, err := dni.Parse(body.Document)
-	if err != nil || (id.Kind() != dni.KindDNI && id.Kind() != dni.KindNIE) {
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusBadRequest, pinCodeBadDocument, "not a DNI or NIE"))
-		return
-	}
 	issued, err := a.g.pinMethod.Issue(ctx, id, body.Contrast, body.Code)
 	var limited *pin.RateLimitError
 	switch {
@@ -224,17 +234,11 @@ func (a *pinAPI) handleRequest(w http.ResponseWriter, r *http.Request) {
 func (a *pinAPI) handleVerify(w http.ResponseWriter, r *http.Request) {
 	const call = "verify"
 	var body pinAPIVerify
-	sp, f := a.authenticate(w, r, &body)
-	if f != nil {
-		a.fail(w, r, call, apiSPID(sp), f)
+	sp, id, ok := a.open(w, r, call, &body, func() string { return body.Document })
+	if !ok {
 		return
 	}
 	ctx := r.Context()
-	id, err := dni.Parse(body.Document)
-	if err != nil || (id.Kind() != dni.KindDNI && id.Kind() != dni.KindNIE) {
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusBadRequest, pinCodeBadDocument, "not a DNI or NIE"))
-		return
-	}
 	if !validRequestID(body.RequestID) {
 		a.fail(w, r, call, sp.SPID, refuse(http.StatusBadRequest, pinCodeBadRequestID, "request_id must be an NCName of at most 64 characters"))
 		return
@@ -266,7 +270,7 @@ func (a *pinAPI) handleVerify(w http.ResponseWriter, r *http.Request) {
 	if cerr == nil {
 		registered = c.Phone
 	}
-	err = a.g.pins.Verify(ctx, id.String(), body.RequestCode, strings.TrimSpace(body.PIN), body.Phone, registered)
+	err := a.g.pins.Verify(ctx, id.String(), body.RequestCode, strings.TrimSpace(body.PIN), body.Phone, registered)
 	switch {
 	case err == nil && cerr == nil && c.Status == registry.StatusActive:
 	case err == nil:
