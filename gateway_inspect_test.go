@@ -11,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clave-go/clave"
-	"github.com/clave-go/clave/saml"
 )
 
 func checkOf(t *testing.T, e clave.Exchange, rule string) clave.Check {
@@ -50,11 +49,7 @@ func TestGatewayInspection(t *testing.T) {
 	// evaluated, the ones before passed.
 	b := newBrowser(t)
 	_, page := b.get(w.agency.srv.URL + "/tramite")
-	r, _ := b.submit(page, func(v url.Values) {
-		raw, err := saml.DecodeMessage(v.Get("SAMLRequest"), 0)
-		require.NoError(t, err)
-		v.Set("SAMLRequest", encode(strings.Replace(string(raw), "LoA/low", "LoA/high", 1)))
-	})
+	r, _ := b.submit(page, editRequest(t, "LoA/low", "LoA/high"))
 	require.Equal(t, http.StatusBadRequest, r.StatusCode)
 	bad := w.gw.Inspect(agencySPID)[0]
 	assert.False(t, bad.Accepted())
@@ -67,10 +62,7 @@ func TestGatewayInspection(t *testing.T) {
 	// Requests naming an unknown service are filed under the SPID they claim.
 	b2 := newBrowser(t)
 	_, page = b2.get(w.agency.srv.URL + "/tramite")
-	_, _ = b2.submit(page, func(v url.Values) {
-		raw, _ := saml.DecodeMessage(v.Get("SAMLRequest"), 0)
-		v.Set("SAMLRequest", encode(strings.Replace(string(raw), agencySPID, "S1111111E_E11111111", 1)))
-	})
+	_, _ = b2.submit(page, editRequest(t, agencySPID, "S1111111E_E11111111"))
 	unknown := w.gw.Inspect("S1111111E_E11111111")
 	require.Len(t, unknown, 1)
 	assert.False(t, checkOf(t, unknown[0], "provider").Passed)

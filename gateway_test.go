@@ -374,11 +374,7 @@ func TestGatewayRefusesUntrustedRequests(t *testing.T) {
 		w := newWorld(t, nil, nil, nil)
 		b := newBrowser(t)
 		_, page := b.get(w.agency.srv.URL + "/tramite")
-		resp, page := b.submit(page, func(v url.Values) {
-			raw, err := saml.DecodeMessage(v.Get("SAMLRequest"), 0)
-			require.NoError(t, err)
-			v.Set("SAMLRequest", encode(strings.Replace(string(raw), "http://eidas.europa.eu/LoA/low", "http://eidas.europa.eu/LoA/high", 1)))
-		})
+		resp, page := b.submit(page, editRequest(t, "http://eidas.europa.eu/LoA/low", "http://eidas.europa.eu/LoA/high"))
 		assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 		assert.Contains(t, page, "signature invalid")
 	})
@@ -450,3 +446,13 @@ func stripDynamic(page string) string {
 }
 
 func encode(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// editRequest changes the signed AuthnRequest in a form on its way to the
+// gateway, replacing old with new once.
+func editRequest(t *testing.T, old, new string) func(url.Values) {
+	return func(v url.Values) {
+		raw, err := saml.DecodeMessage(v.Get("SAMLRequest"), 0)
+		require.NoError(t, err)
+		v.Set("SAMLRequest", encode(strings.Replace(string(raw), old, new, 1)))
+	}
+}
