@@ -4,10 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,106 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clave-go/clave/internal/pinwire"
 	"github.com/clave-go/clave/saml"
 )
-
-// The app-native Cl@ve PIN API. A service's own app (not a browser) logs a
-// citizen in through the service's back end, which calls the gateway with
-// signed JSON and receives the same signed SAML Response a browser login
-// would post to the ACS. The wire format lives here, shared by PINClient and
-// the reference gateway, so that both sides cannot drift apart.
-const (
-	pinAPIRequestPath = "/api/pin/v1/request"
-	pinAPIVerifyPath  = "/api/pin/v1/verify"
-
-	// signatureHeader authenticates a call: the service signs the exact body
-	// bytes with its registered key, so no secret is shared with the gateway
-	// beyond what SAML already uses.
-	signatureHeader = "Clave-Signature"
-	signatureAlg    = "rsa-sha256"
-
-	// pinAPIMaxBody bounds what the gateway reads before it has checked who
-	// is calling.
-	pinAPIMaxBody = 8 << 10
-	// pinAPIMaxAnswer bounds what the client reads back: a signed, possibly
-	// encrypted Response is a few tens of KiB.
-	pinAPIMaxAnswer = 1 << 20
-)
-
-// Error codes of the PIN API, in the "error" member of a non-200 answer.
-const (
-	pinCodeUnauthorized  = "unauthorized"
-	pinCodeStale         = "stale"
-	pinCodeReplayed      = "replayed"
-	pinCodeTooLarge      = "too_large"
-	pinCodeBadRequest    = "bad_request"
-	pinCodeBadDocument   = "bad_document"
-	pinCodeBadCode       = "bad_code"
-	pinCodeBadACS        = "bad_acs_url"
-	pinCodeBadRequestID  = "bad_request_id"
-	pinCodeBadLoA        = "bad_loa"
-	pinCodeRateLimited   = "rate_limited"
-	pinCodeBlocked       = "blocked"
-	pinCodeWrongPIN      = "wrong_pin"
-	pinCodePhoneRequired = "phone_required"
-	pinCodeLoANotReached = "loa_not_reached"
-	pinCodeRequestReused = "request_reused"
-	pinCodeInternal      = "internal"
-)
-
-// pinAPIEnvelope is what every call carries to be authenticated and fresh.
-type pinAPIEnvelope struct {
-	SPID     string `json:"spid"`
-	IssuedAt string `json:"issued_at"`
-	Nonce    string `json:"nonce"`
-}
-
-// pinAPIRequest is the body of a PIN request. Fields are flat (no embedded
-// envelope) so the strict decoder sees exactly the keys on the wire.
-type pinAPIRequest struct {
-	SPID     string `json:"spid"`
-	IssuedAt string `json:"issued_at"`
-	Nonce    string `json:"nonce"`
-	Document string `json:"document"`
-	Contrast string `json:"contrast"`
-	Code     string `json:"code,omitempty"`
-}
-
-func (b *pinAPIRequest) envelope() pinAPIEnvelope {
-	return pinAPIEnvelope{SPID: b.SPID, IssuedAt: b.IssuedAt, Nonce: b.Nonce}
-}
-
-// pinAPIVerify is the body of a PIN verification.
-type pinAPIVerify struct {
-	SPID        string `json:"spid"`
-	IssuedAt    string `json:"issued_at"`
-	Nonce       string `json:"nonce"`
-	Document    string `json:"document"`
-	RequestCode string `json:"request_code"`
-	PIN         string `json:"pin"`
-	Phone       string `json:"phone,omitempty"`
-	RequestID   string `json:"request_id"`
-	ACSURL      string `json:"acs_url"`
-	LoA         string `json:"loa"`
-}
-
-func (b *pinAPIVerify) envelope() pinAPIEnvelope {
-	return pinAPIEnvelope{SPID: b.SPID, IssuedAt: b.IssuedAt, Nonce: b.Nonce}
-}
-
-type pinAPITicket struct {
-	RequestCode string    `json:"request_code"`
-	ExpiresAt   time.Time `json:"expires_at"`
-}
-
-type pinAPIResponse struct {
-	SAMLResponse string `json:"saml_response"`
-}
-
-type pinAPIFailure struct {
-	Error   string     `json:"error"`
-	RetryAt *time.Time `json:"retry_at,omitempty"`
-}
 
 // Sentinel outcomes of the PIN API, matched by *PINAPIError through
 // errors.Is, so an app can react without comparing codes.
@@ -165,13 +64,13 @@ func (e *PINAPIError) Error() string {
 func (e *PINAPIError) Is(target error) bool {
 	switch target {
 	case ErrPINWrong:
-		return e.Code == pinCodeWrongPIN
+		return e.Code == pinwire.CodeWrongPIN
 	case ErrPINBlocked:
-		return e.Code == pinCodeBlocked
+		return e.Code == pinwire.CodeBlocked
 	case ErrPINRateLimited:
-		return e.Code == pinCodeRateLimited
+		return e.Code == pinwire.CodeRateLimited
 	case ErrPINPhoneRequired:
-		return e.Code == pinCodePhoneRequired
+		return e.Code == pinwire.CodePhoneRequired
 	}
 	return false
 }
@@ -258,10 +157,10 @@ func (p *PINClient) RequestPIN(ctx context.Context, r PINRequest) (PINTicket, er
 	if err != nil {
 		return PINTicket{}, err
 	}
-	body := pinAPIRequest{SPID: env.SPID, IssuedAt: env.IssuedAt, Nonce: env.Nonce,
+	body := pinwire.Request{SPID: env.SPID, IssuedAt: env.IssuedAt, Nonce: env.Nonce,
 		Document: r.Document, Contrast: r.Contrast, Code: r.Code}
-	var t pinAPITicket
-	if err := p.call(ctx, pinAPIRequestPath, &body, &t); err != nil {
+	var t pinwire.Ticket
+	if err := p.call(ctx, pinwire.RequestPath, &body, &t); err != nil {
 		return PINTicket{}, err
 	}
 	if t.RequestCode == "" || t.ExpiresAt.IsZero() {
@@ -283,11 +182,11 @@ func (p *PINClient) VerifyPIN(ctx context.Context, v PINVerification) (samlRespo
 	if err != nil {
 		return "", err
 	}
-	body := pinAPIVerify{SPID: env.SPID, IssuedAt: env.IssuedAt, Nonce: env.Nonce,
+	body := pinwire.Verify{SPID: env.SPID, IssuedAt: env.IssuedAt, Nonce: env.Nonce,
 		Document: v.Document, RequestCode: v.RequestCode, PIN: v.PIN, Phone: v.Phone,
 		RequestID: v.RequestID, ACSURL: v.ACSURL, LoA: v.LoA.String()}
-	var out pinAPIResponse
-	if err := p.call(ctx, pinAPIVerifyPath, &body, &out); err != nil {
+	var out pinwire.Response
+	if err := p.call(ctx, pinwire.VerifyPath, &body, &out); err != nil {
 		return "", err
 	}
 	if out.SAMLResponse == "" {
@@ -296,19 +195,19 @@ func (p *PINClient) VerifyPIN(ctx context.Context, v PINVerification) (samlRespo
 	return out.SAMLResponse, nil
 }
 
-func (p *PINClient) envelope() (pinAPIEnvelope, error) {
+func (p *PINClient) envelope() (pinwire.Envelope, error) {
 	if p.SPID == "" || p.Key == nil {
-		return pinAPIEnvelope{}, errors.New("clave: PINClient needs SPID and Key")
+		return pinwire.Envelope{}, errors.New("clave: PINClient needs SPID and Key")
 	}
 	nonce, err := randomToken(24)
 	if err != nil {
-		return pinAPIEnvelope{}, err
+		return pinwire.Envelope{}, err
 	}
 	now := time.Now
 	if p.Now != nil {
 		now = p.Now
 	}
-	return pinAPIEnvelope{SPID: p.SPID, IssuedAt: now().UTC().Format(time.RFC3339), Nonce: nonce}, nil
+	return pinwire.Envelope{SPID: p.SPID, IssuedAt: now().UTC().Format(time.RFC3339), Nonce: nonce}, nil
 }
 
 // call posts body signed and decodes a 200 answer into out.
@@ -321,7 +220,7 @@ func (p *PINClient) call(ctx context.Context, path string, body, out any) error 
 	if err != nil {
 		return err
 	}
-	sig, err := signPINAPIBody(p.Key, raw)
+	sig, err := pinwire.Sign(p.Key, raw)
 	if err != nil {
 		return err
 	}
@@ -331,7 +230,7 @@ func (p *PINClient) call(ctx context.Context, path string, body, out any) error 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	req.Header.Set(signatureHeader, fmt.Sprintf(`spid=%q, alg=%q, sig=%q`, p.SPID, signatureAlg, sig))
+	req.Header.Set(pinwire.SignatureHeader, fmt.Sprintf(`spid=%q, alg=%q, sig=%q`, p.SPID, pinwire.SignatureAlg, sig))
 	hc := http.DefaultClient
 	if p.HTTPClient != nil {
 		hc = p.HTTPClient
@@ -343,16 +242,16 @@ func (p *PINClient) call(ctx context.Context, path string, body, out any) error 
 		return fmt.Errorf("clave: PIN API: %w", err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, pinAPIMaxAnswer+1))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, pinwire.MaxAnswer+1))
 	if err != nil {
 		return fmt.Errorf("clave: PIN API: %w", err)
 	}
-	if len(data) > pinAPIMaxAnswer {
+	if len(data) > pinwire.MaxAnswer {
 		return errors.New("clave: PIN API: answer too large")
 	}
 	if resp.StatusCode != http.StatusOK {
 		e := &PINAPIError{Status: resp.StatusCode}
-		var f pinAPIFailure
+		var f pinwire.Failure
 		if json.Unmarshal(data, &f) == nil {
 			e.Code = f.Error
 			if f.RetryAt != nil {
@@ -386,22 +285,6 @@ func loopbackHost(h string) bool {
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
-}
-
-// signPINAPIBody signs body with RSA PKCS#1 v1.5 over SHA-256, the scheme the
-// gateway verifies, and returns it in standard base64.
-func signPINAPIBody(key crypto.Signer, body []byte) (string, error) {
-	if _, ok := key.Public().(*rsa.PublicKey); !ok {
-		return "", errors.New("clave: PINClient.Key must be an RSA key")
-	}
-	sum := sha256.Sum256(body)
-	// With crypto.SHA256 as options (not *rsa.PSSOptions) an RSA signer,
-	// including HSM-backed ones, produces PKCS#1 v1.5.
-	sig, err := key.Sign(rand.Reader, sum[:], crypto.SHA256)
-	if err != nil {
-		return "", fmt.Errorf("clave: signing PIN API call: %w", err)
-	}
-	return base64.StdEncoding.EncodeToString(sig), nil
 }
 
 // ValidateAppResponse validates a base64 SAML Response obtained through the

@@ -9,10 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clave-go/clave/gateway/method"
 	"github.com/clave-go/clave/internal/dni"
-	"github.com/clave-go/clave/internal/flow"
-	"github.com/clave-go/clave/internal/notify"
-	"github.com/clave-go/clave/internal/registry"
 	"github.com/clave-go/clave/saml"
 )
 
@@ -30,19 +28,20 @@ const (
 	keyExpires = "pin.expires"
 )
 
-// Method is Cl@ve PIN on the gateway's chooser: the citizen's pages, on top of
-// a Service.
+// Method is Cl@ve PIN on the gateway's chooser (a method.Method): the
+// citizen's pages, on top of a Service.
 type Method struct {
 	svc      *Service
-	citizens registry.Store
-	notifier notify.Notifier
+	citizens method.Citizens
+	notifier method.Notifier
 	devices  Devices
 	log      *slog.Logger
 }
 
-// NewMethod builds the Cl@ve PIN method. devices may be set later with
-// WithDevices.
-func NewMethod(svc *Service, citizens registry.Store, n notify.Notifier, log *slog.Logger) *Method {
+// NewMethod builds the Cl@ve PIN method: PINs issued and checked by svc,
+// delivered through n to the citizens found in citizens. devices may be set
+// later with WithDevices. log may be nil (slog.Default).
+func NewMethod(svc *Service, citizens method.Citizens, n method.Notifier, log *slog.Logger) *Method {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -55,47 +54,52 @@ func (m *Method) WithDevices(d Devices) *Method {
 	return m
 }
 
-// ID implements flow.Method.
+// ID implements method.Method.
 func (m *Method) ID() saml.Method { return saml.MethodAEATPIN }
 
-// MaxLoA implements flow.Method: advanced registration gives substantial.
+// MaxLoA implements method.Method: advanced registration gives substantial.
 func (m *Method) MaxLoA() saml.LoA { return saml.LoASubstantial }
 
-// Slug implements flow.Method.
+// Slug implements method.Method.
 func (m *Method) Slug() string { return "pin" }
 
 // LoAFor is the level a citizen reaches with Cl@ve PIN: a basic registration
 // (video or letter) gives low, an advanced one substantial.
-func LoAFor(c registry.Citizen) saml.LoA {
-	if c.Level == registry.LevelAdvanced {
+func LoAFor(c method.Citizen) saml.LoA {
+	if c.Level == method.LevelAdvanced {
 		return saml.LoASubstantial
 	}
 	return saml.LoALow
 }
 
-// Handler implements flow.Method.
-func (m *Method) Handler(host flow.Host) http.Handler {
+// Handler implements method.Method.
+func (m *Method) Handler(host method.Host) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /login/{flow}/pin/{$}", func(w http.ResponseWriter, r *http.Request) { m.page(host, w, r, "") })
-	mux.HandleFunc("GET /login/{flow}/pin/new", func(w http.ResponseWriter, r *http.Request) { m.restart(host, w, r) })
-	mux.HandleFunc("POST /login/{flow}/pin/request", func(w http.ResponseWriter, r *http.Request) { m.request(host, w, r) })
-	mux.HandleFunc("POST /login/{flow}/pin/verify", func(w http.ResponseWriter, r *http.Request) { m.verify(host, w, r) })
+	mux.HandleFunc("GET /login/{login}/pin/{$}", func(w http.ResponseWriter, r *http.Request) { m.page(host, w, r, "") })
+	mux.HandleFunc("GET /login/{login}/pin/new", func(w http.ResponseWriter, r *http.Request) { m.restart(host, w, r) })
+	mux.HandleFunc("POST /login/{login}/pin/request", func(w http.ResponseWriter, r *http.Request) { m.request(host, w, r) })
+	mux.HandleFunc("POST /login/{login}/pin/verify", func(w http.ResponseWriter, r *http.Request) { m.verify(host, w, r) })
 	return mux
 }
 
-func (m *Method) flowOr404(host flow.Host, w http.ResponseWriter, r *http.Request) (*flow.Flow, bool) {
-	f, err := host.Flow(r)
-	if err != nil {
+func (m *Method) flowOr404(host method.Host, w http.ResponseWriter, r *http.Request) (*method.Login, bool) {
+	f, err := host.Login(r)
+	switch {
+	case errors.Is(err, method.ErrNoLogin):
 		host.Render(w, r, http.StatusNotFound, "error", map[string]any{"Message": "error.flow"})
+		return nil, false
+	case err != nil:
+		m.log.ErrorContext(r.Context(), "pin: reading the login", "error", err)
+		host.Render(w, r, http.StatusServiceUnavailable, "error", map[string]any{"Message": "error.request"})
 		return nil, false
 	}
 	return f, true
 }
 
-func base(f *flow.Flow) string { return "/login/" + f.ID + "/pin/" }
+func base(f *method.Login) string { return "/login/" + f.ID + "/pin/" }
 
 // page shows the identification form, or the PIN form once a PIN was asked for.
-func (m *Method) page(host flow.Host, w http.ResponseWriter, r *http.Request, errKey string) {
+func (m *Method) page(host method.Host, w http.ResponseWriter, r *http.Request, errKey string) {
 	f, ok := m.flowOr404(host, w, r)
 	if !ok {
 		return
@@ -107,13 +111,13 @@ func (m *Method) page(host flow.Host, w http.ResponseWriter, r *http.Request, er
 	m.renderVerify(host, w, r, f, http.StatusOK, errKey)
 }
 
-func (m *Method) renderForm(host flow.Host, w http.ResponseWriter, r *http.Request, f *flow.Flow, status int, errKey, doc string) {
+func (m *Method) renderForm(host method.Host, w http.ResponseWriter, r *http.Request, f *method.Login, status int, errKey, doc string) {
 	host.Render(w, r, status, "pin_form", map[string]any{
 		"Action": base(f) + "request", "CancelURL": "/login/" + f.ID + "/cancel", "Error": errKey, "Document": doc,
 	})
 }
 
-func (m *Method) renderVerify(host flow.Host, w http.ResponseWriter, r *http.Request, f *flow.Flow, status int, errKey string) {
+func (m *Method) renderVerify(host method.Host, w http.ResponseWriter, r *http.Request, f *method.Login, status int, errKey string) {
 	st, err := m.svc.Status(r.Context(), f.Data[keyCitizen])
 	if err != nil {
 		m.log.ErrorContext(r.Context(), "pin: status", "error", err)
@@ -132,15 +136,15 @@ func (m *Method) renderVerify(host flow.Host, w http.ResponseWriter, r *http.Req
 }
 
 // restart forgets the identifier typed, to ask for another PIN.
-func (m *Method) restart(host flow.Host, w http.ResponseWriter, r *http.Request) {
+func (m *Method) restart(host method.Host, w http.ResponseWriter, r *http.Request) {
 	f, ok := m.flowOr404(host, w, r)
 	if !ok {
 		return
 	}
-	_ = host.Update(r.Context(), f.ID, func(cur *flow.Flow) error {
-		delete(cur.Data, keyCitizen)
-		delete(cur.Data, keyCode)
-		delete(cur.Data, keyExpires)
+	_ = host.Update(r.Context(), f.ID, func(data map[string]string) error {
+		delete(data, keyCitizen)
+		delete(data, keyCode)
+		delete(data, keyExpires)
 		return nil
 	})
 	http.Redirect(w, r, base(f), http.StatusSeeOther)
@@ -150,7 +154,7 @@ func (m *Method) restart(host flow.Host, w http.ResponseWriter, r *http.Request)
 // matches its contrast datum changes only whether the PIN is delivered: the
 // PIN is issued, rate-limited and counted the same way in every case, so the
 // answer reveals nothing about who is registered.
-func (m *Method) request(host flow.Host, w http.ResponseWriter, r *http.Request) {
+func (m *Method) request(host method.Host, w http.ResponseWriter, r *http.Request) {
 	f, ok := m.flowOr404(host, w, r)
 	if !ok {
 		return
@@ -166,7 +170,7 @@ func (m *Method) request(host flow.Host, w http.ResponseWriter, r *http.Request)
 		return
 	}
 	ctx := r.Context()
-	issued, err := m.Issue(ctx, id, r.PostForm.Get("contrast"), r.PostForm.Get("code"))
+	issued, err := m.Issue(ctx, id.String(), r.PostForm.Get("contrast"), r.PostForm.Get("code"))
 	switch {
 	case errors.Is(err, ErrBadRequestCode):
 		m.renderForm(host, w, r, f, http.StatusBadRequest, "pin.badcode", id.String())
@@ -182,11 +186,10 @@ func (m *Method) request(host flow.Host, w http.ResponseWriter, r *http.Request)
 		host.Render(w, r, http.StatusInternalServerError, "error", map[string]any{"Message": "error.request"})
 		return
 	}
-	err = host.Update(ctx, f.ID, func(cur *flow.Flow) error {
-		cur.Method = saml.MethodAEATPIN
-		cur.Data[keyCitizen] = id.String()
-		cur.Data[keyCode] = issued.RequestCode
-		cur.Data[keyExpires] = issued.ExpiresAt.Format(time.RFC3339Nano)
+	err = host.Update(ctx, f.ID, func(data map[string]string) error {
+		data[keyCitizen] = id.String()
+		data[keyCode] = issued.RequestCode
+		data[keyExpires] = issued.ExpiresAt.Format(time.RFC3339Nano)
 		return nil
 	})
 	if err != nil {
@@ -202,37 +205,44 @@ func (m *Method) request(host flow.Host, w http.ResponseWriter, r *http.Request)
 // every case, so no answer built on it reveals who is registered. Every front
 // door to Cl@ve PIN (these pages, the gateway's API for services' own apps)
 // issues through it.
-func (m *Method) Issue(ctx context.Context, id dni.ID, contrast, chosenCode string) (Issued, error) {
-	issued, err := m.svc.Request(ctx, id.String(), chosenCode)
+//
+// id is a DNI or NIE in any form a person types it; an invalid one is
+// refused with ErrBadCitizen.
+func (m *Method) Issue(ctx context.Context, id, contrast, chosenCode string) (Issued, error) {
+	doc, err := dni.Parse(id)
+	if err != nil || (doc.Kind() != dni.KindDNI && doc.Kind() != dni.KindNIE) {
+		return Issued{}, ErrBadCitizen
+	}
+	issued, err := m.svc.Request(ctx, doc.String(), chosenCode)
 	if err != nil {
 		return Issued{}, err
 	}
-	c, err := m.citizens.Get(ctx, id)
-	if err == nil && c.Status == registry.StatusActive && c.MatchContrast(contrast) {
+	c, err := m.citizens.Citizen(ctx, doc.String())
+	if err == nil && c.Status == method.StatusActive && c.MatchContrast(contrast) {
 		m.deliver(ctx, c, issued)
 	} else {
-		m.log.InfoContext(ctx, "pin: not delivered (unknown, inactive or wrong contrast datum)", "person", id)
+		m.log.InfoContext(ctx, "pin: not delivered (unknown, inactive or wrong contrast datum)", "person", doc)
 	}
 	return issued, nil
 }
 
 // deliver sends an issued PIN to the citizen: to the active Cl@ve app when
 // there is one, by SMS to the registered phone otherwise.
-func (m *Method) deliver(ctx context.Context, c registry.Citizen, is Issued) {
+func (m *Method) deliver(ctx context.Context, c method.Citizen, is Issued) {
 	text := fmt.Sprintf("Cl@ve PIN: %s. Código de solicitud: %s. Válido hasta las %s.", is.PIN, is.RequestCode, is.ExpiresAt.Format("15:04"))
-	msg := notify.Message{Channel: notify.SMS, To: c.Phone, Text: text, Code: is.PIN}
+	msg := method.Message{Channel: method.SMS, To: c.Phone, Text: text, Code: is.PIN}
 	if m.devices != nil {
-		if active, err := m.devices.HasActiveDevice(ctx, c.ID.String()); err == nil && active {
-			msg.Channel, msg.To = notify.App, c.ID.String()
+		if active, err := m.devices.HasActiveDevice(ctx, c.ID); err == nil && active {
+			msg.Channel, msg.To = method.App, c.ID
 		}
 	}
 	if err := m.notifier.Send(ctx, msg); err != nil {
-		m.log.ErrorContext(ctx, "pin: delivery failed", "person", c.ID, "channel", msg.Channel, "error", err)
+		m.log.ErrorContext(ctx, "pin: delivery failed", "person", c.Masked(), "channel", msg.Channel, "error", err)
 	}
 }
 
 // verify checks the typed PIN and ends the flow on success.
-func (m *Method) verify(host flow.Host, w http.ResponseWriter, r *http.Request) {
+func (m *Method) verify(host method.Host, w http.ResponseWriter, r *http.Request) {
 	f, ok := m.flowOr404(host, w, r)
 	if !ok {
 		return
@@ -253,15 +263,15 @@ func (m *Method) verify(host flow.Host, w http.ResponseWriter, r *http.Request) 
 		m.renderVerify(host, w, r, f, http.StatusBadRequest, "pin.wrong")
 		return
 	}
-	c, cerr := m.citizens.Get(ctx, id)
+	c, cerr := m.citizens.Citizen(ctx, id.String())
 	registered := ""
 	if cerr == nil {
 		registered = c.Phone
 	}
 	err = m.svc.Verify(ctx, who, f.Data[keyCode], strings.TrimSpace(r.PostForm.Get("pin")), r.PostForm.Get("phone"), registered)
 	switch {
-	case err == nil && cerr == nil && c.Status == registry.StatusActive:
-		host.Complete(w, r, f, c, LoAFor(c))
+	case err == nil && cerr == nil && c.Status == method.StatusActive:
+		host.Complete(w, r, m, f, c, LoAFor(c))
 	case err == nil:
 		// Only reachable if the citizen was removed or blocked meanwhile.
 		m.renderVerify(host, w, r, f, http.StatusForbidden, "pin.wrong")

@@ -11,7 +11,7 @@
 // [Service] enforces the rules: validity, single use, one outstanding PIN per
 // citizen, request-rate limits, and a per-citizen failure counter that first
 // asks for the registered phone and then blocks. [Store] keeps the state;
-// [MemoryStore] and [SQLStore] both pass [RunStoreConformance]. The package
+// [MemoryStore] and [SQLStore] both pass the suite in pin/pintest. The package
 // knows nothing of HTTP, SMS or SAML: the gateway composes it with those.
 //
 // PINs are never stored: only an HMAC under [Config.Secret], so that a copy

@@ -49,11 +49,15 @@ type Pending struct {
 	Used bool
 }
 
+// ErrNoRecord is wrapped by Store.Get when a citizen has no record.
+var ErrNoRecord = store.ErrNotFound
+
 // Store keeps one [Record] per citizen. Implementations must be safe for
-// concurrent use, and must pass [RunStoreConformance].
+// concurrent use, and must pass the suite of package pin/pintest
+// (pintest.RunStoreTests).
 type Store interface {
 	// Get returns a copy of citizen's record, or an error wrapping
-	// [store.ErrNotFound] when there is none.
+	// [ErrNoRecord] when there is none.
 	Get(ctx context.Context, citizen string) (Record, error)
 
 	// Update runs fn on citizen's record (a zero Record when there is none)

@@ -40,7 +40,7 @@ type SQLStore struct {
 }
 
 // NewSQLStore creates or upgrades the "pin" tables in db and returns a store
-// on it. db is best opened with store.Open, whose settings make every
+// on it. db is best opened with sqlite.Open, whose settings make every
 // acknowledged write durable; the caller keeps ownership of db.
 func NewSQLStore(ctx context.Context, db *sql.DB) (*SQLStore, error) {
 	if err := store.Migrate(ctx, db, "pin", migrations); err != nil {

@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -143,6 +144,30 @@ func extensions(children ...*etree.Element) *etree.Element {
 }
 
 func instant(d time.Duration) string { return FormatInstant(testNow.Add(d)) }
+
+// withoutAttr drops the named attribute from the response parameters.
+func withoutAttr(name string) func(*ResponseParams) {
+	return func(p *ResponseParams) {
+		p.Attributes = slices.DeleteFunc(p.Attributes, func(a Attribute) bool { return a.Name == name })
+	}
+}
+
+// withPersonID sets the values of the PersonIdentifier attribute.
+func withPersonID(values ...string) func(*ResponseParams) {
+	return func(p *ResponseParams) {
+		for i := range p.Attributes {
+			if p.Attributes[i].Name == AttrPersonIdentifier {
+				p.Attributes[i].Values = values
+			}
+		}
+	}
+}
+
+// requireDefaults makes the expectation what clave.Client expects of its
+// default request: PersonIdentifier and both names marked isRequired.
+func requireDefaults(_ *Validator, exp *Expectation) {
+	exp.RequiredAttributes = RequiredAttributes([]RequestedAttribute{ReqPersonIdentifier, ReqCurrentGivenName, ReqCurrentFamilyName, ReqFirstSurname})
+}
 
 // resignOpts says how resign recomputes a signature.
 type resignOpts struct {
@@ -854,6 +879,70 @@ func refusals() []refusal {
 				at.Parent().AddChild(c)
 			}), nil)},
 
+		{name: "PersonIdentifier in a second AttributeStatement", want: ErrMalformed,
+			build: variant(nil, secResponse, onAssertion(func(t *testing.T, a *etree.Element) {
+				at := find(t, a, pPersonID).Parent().Copy()
+				at.FindElement("./saml2:AttributeValue").SetText(evilNIF)
+				a.CreateElement("saml2:AttributeStatement").AddChild(at)
+			}), nil)},
+
+		// Identity: the PersonIdentifier attribute and nothing else.
+		{name: "no PersonIdentifier attribute", want: ErrIdentity,
+			build: variant(withoutAttr(AttrPersonIdentifier), secResponse, nil, nil)},
+		{name: "no PersonIdentifier, NameID is another DNI", want: ErrIdentity,
+			build: variant(func(p *ResponseParams) {
+				withoutAttr(AttrPersonIdentifier)(p)
+				p.NameID = NameID{Value: evilNIF, Format: NameIDPersistent}
+			}, secResponse, nil, nil)},
+		{name: "no PersonIdentifier while not requested as required", want: ErrIdentity,
+			tweak: func(_ *Validator, exp *Expectation) { exp.RequiredAttributes = nil },
+			build: variant(withoutAttr(AttrPersonIdentifier), secResponse, nil, nil)},
+		{name: "empty PersonIdentifier", want: ErrIdentity,
+			build: variant(withPersonID(""), secResponse, nil, nil)},
+		{name: "blank PersonIdentifier", want: ErrIdentity,
+			build: variant(withPersonID("  \n "), secResponse, nil, nil)},
+		{name: "PersonIdentifier without AttributeValue", want: ErrIdentity,
+			build: variant(withPersonID(), secResponse, nil, nil)},
+		{name: "PersonIdentifier with two values", want: ErrIdentity,
+			build: variant(withPersonID("12345678Z", evilNIF), secResponse, nil, nil)},
+		{name: "PersonIdentifier with an empty second value", want: ErrIdentity,
+			build: variant(withPersonID("12345678Z", ""), secResponse, nil, nil)},
+		{name: "PersonIdentifier with a wrong check letter", want: ErrIdentity,
+			build: variant(withPersonID("12345678A"), secResponse, nil, nil)},
+		{name: "NIE PersonIdentifier with a wrong check letter", want: ErrIdentity,
+			build: variant(withPersonID("X1234567A"), secResponse, nil, nil)},
+		{name: "PersonIdentifier that is no document", want: ErrIdentity,
+			build: variant(withPersonID("_7b1c52e0f3a94d6b8e2f01a3c4d5e6f7"), secResponse, nil, nil)},
+		{name: "eIDAS PersonIdentifier for another country's services", want: ErrIdentity,
+			build: variant(withPersonID("DE/FR/1234567890"), secResponse, nil, nil)},
+		{name: "eIDAS PersonIdentifier with nothing after the countries", want: ErrIdentity,
+			build: variant(withPersonID("DE/ES/"), secResponse, nil, nil)},
+		{name: "empty NameID", want: ErrIdentity,
+			build: variant(func(p *ResponseParams) { p.NameID.Value = "" }, secResponse, nil, nil)},
+		{name: "blank NameID", want: ErrIdentity,
+			build: variant(nil, secResponse, onAssertion(func(t *testing.T, a *etree.Element) { find(t, a, pNameID).SetText(" \t ") }), nil)},
+		{name: "required FamilyName missing", want: ErrMissingAttribute, tweak: requireDefaults,
+			build: variant(withoutAttr(AttrCurrentFamilyName), secResponse, nil, nil)},
+		{name: "required FirstName empty", want: ErrMissingAttribute, tweak: requireDefaults,
+			build: variant(func(p *ResponseParams) {
+				for i := range p.Attributes {
+					if p.Attributes[i].Name == AttrCurrentGivenName {
+						p.Attributes[i].Values = []string{" "}
+					}
+				}
+			}, secResponse, nil, nil)},
+		{name: "required attribute without AttributeValue", want: ErrMissingAttribute, tweak: requireDefaults,
+			build: variant(nil, secResponse, onAssertion(func(t *testing.T, a *etree.Element) {
+				for _, at := range a.FindElements("./saml2:AttributeStatement/saml2:Attribute") {
+					if at.SelectAttrValue("Name", "") == AttrCurrentFamilyName {
+						at.RemoveChild(at.FindElement("./saml2:AttributeValue"))
+					}
+				}
+			}), nil)},
+		{name: "attribute required by the request, not sent", want: ErrMissingAttribute,
+			tweak: func(_ *Validator, exp *Expectation) { exp.RequiredAttributes = []string{AttrDateOfBirth} },
+			build: variant(nil, secResponse, nil, nil)},
+
 		// Level of assurance.
 		{name: "LoA below the requested one", want: ErrLoA,
 			tweak: func(_ *Validator, exp *Expectation) { exp.MinLoA = LoAHigh },
@@ -925,7 +1014,7 @@ var sentinels = []error{
 	ErrMalformed, ErrTooLarge, ErrUnexpectedRoot, ErrVersion, ErrSignatureMissing, ErrSignatureInvalid,
 	ErrUntrustedKey, ErrAlgorithm, ErrWrapped, ErrInResponseTo, ErrRelayState, ErrDestination, ErrRecipient,
 	ErrAudience, ErrIssuer, ErrExpired, ErrNotYetValid, ErrAssertionCount, ErrSubjectConfirmation, ErrLoA,
-	ErrReplay, ErrDecryption, ErrMissingElement,
+	ErrReplay, ErrDecryption, ErrMissingElement, ErrIdentity, ErrMissingAttribute,
 }
 
 func attackValidator() *Validator {
@@ -945,6 +1034,7 @@ func TestRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			v := attackValidator()
 			exp := Expectation{RequestID: testReqID, MinLoA: LoALow}
+			requireDefaults(v, &exp)
 			if tc.tweak != nil {
 				tc.tweak(v, &exp)
 			}
@@ -1093,6 +1183,7 @@ func TestAccepts(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			v := attackValidator()
 			exp := Expectation{RequestID: testReqID, MinLoA: LoALow}
+			requireDefaults(v, &exp)
 			if tc.tweak != nil {
 				tc.tweak(v, &exp)
 			}
@@ -1111,6 +1202,7 @@ func TestAccepts(t *testing.T) {
 			pid, ok := a.Attribute(AttrPersonIdentifier)
 			assert.True(t, ok)
 			assert.Equal(t, "12345678Z", pid)
+			assert.Equal(t, "12345678Z", a.PersonIdentifier)
 			assert.Equal(t, "_assert1", a.ID)
 			assert.Equal(t, testReqID, a.InResponseTo)
 			assert.Equal(t, tc.responseSigned, a.ResponseSigned, "ResponseSigned")

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	crewjam "github.com/crewjam/saml"
+	dsig "github.com/russellhaering/goxmldsig"
 )
 
 // The benchmarks compare validators on one response shaped like a real
@@ -199,24 +200,24 @@ func BenchmarkValidateResponse(b *testing.B) {
 
 // crewjamServiceProvider configures crewjam/saml as Cl@ve integrators do: the
 // ACS URL as entity ID (it is the Audience the gateway writes) and the gateway's
-// certificate in hand-written IdP metadata. Its clock is the package-level
-// TimeNow, pinned to testNow for the benchmark.
+// certificate in hand-written IdP metadata. Its clock is pinned to testNow
+// through ServiceProvider.Clock, which crewjam uses for the message times and
+// for the signing certificate's validity alike; the deprecated package-level
+// TimeNow covers only the former, so with it alone the benchmark would start
+// failing once the test certificate expires.
 func crewjamServiceProvider(tb testing.TB, cert *x509.Certificate) (*crewjam.ServiceProvider, url.URL) {
 	tb.Helper()
 	acs, err := url.Parse(testACS)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	prev := crewjam.TimeNow
-	crewjam.TimeNow = func() time.Time { return testNow } //nolint:staticcheck // the clock integrators set
-	tb.Cleanup(func() { crewjam.TimeNow = prev })
-
 	kd := crewjam.KeyDescriptor{Use: "signing", KeyInfo: crewjam.KeyInfo{X509Data: crewjam.X509Data{
 		X509Certificates: []crewjam.X509Certificate{{Data: base64.StdEncoding.EncodeToString(cert.Raw)}},
 	}}}
 	sp := &crewjam.ServiceProvider{
 		EntityID: testACS,
 		AcsURL:   *acs,
+		Clock:    dsig.NewFakeClockAt(testNow),
 		IDPMetadata: &crewjam.EntityDescriptor{
 			EntityID: testIdP,
 			IDPSSODescriptors: []crewjam.IDPSSODescriptor{{SSODescriptor: crewjam.SSODescriptor{

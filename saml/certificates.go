@@ -261,7 +261,10 @@ type FetcherConfig struct {
 	// a service can start (and validate responses) while the gateway's document
 	// is unreachable. It is replaced, not merged, by the first fetched set.
 	Initial []*x509.Certificate
-	// Logger receives Run's failures and key changes; nil discards them.
+	// Logger receives Run's failures and key changes; nil means
+	// slog.Default(), looked up at each message (as the clave package does),
+	// so a service that sets its default logger after start-up still sees a
+	// refresh failing. Pass slog.New(slog.DiscardHandler) to silence it.
 	Logger *slog.Logger
 	// Now is the clock that decides which certificates are valid; nil means
 	// time.Now.
@@ -337,9 +340,6 @@ func NewCertificateFetcher(cfg FetcherConfig) (*CertificateFetcher, error) {
 	if f.interval == 0 {
 		f.interval = DefaultFetchInterval
 	}
-	if f.log == nil {
-		f.log = slog.New(slog.DiscardHandler)
-	}
 	if f.now == nil {
 		f.now = time.Now
 	}
@@ -386,6 +386,13 @@ func NewCertificateFetcher(cfg FetcherConfig) (*CertificateFetcher, error) {
 	return f, nil
 }
 
+func (f *CertificateFetcher) logger() *slog.Logger {
+	if f.log != nil {
+		return f.log
+	}
+	return slog.Default()
+}
+
 // Certificates returns the signing certificates of the last successful refresh,
 // or the Initial set before one. It never waits for a refresh in progress.
 func (f *CertificateFetcher) Certificates() []*x509.Certificate {
@@ -421,7 +428,7 @@ func (f *CertificateFetcher) Refresh(ctx context.Context) error {
 			fps[i] = fingerprint(c)
 		}
 		// A change of trusted keys is worth an operator's attention.
-		f.log.Info("saml: trusted gateway certificates changed", "url", f.logURL, "sha256", fps)
+		f.logger().Info("saml: trusted gateway certificates changed", "url", f.logURL, "sha256", fps)
 	}
 	return nil
 }
@@ -434,7 +441,7 @@ func (f *CertificateFetcher) Run(ctx context.Context) {
 	for {
 		if err := f.Refresh(ctx); err != nil && ctx.Err() == nil {
 			last, _ := f.LastRefresh()
-			f.log.Warn("saml: certificate refresh failed, keeping the previous set",
+			f.logger().Warn("saml: certificate refresh failed, keeping the previous set",
 				"error", err, "last_success", last)
 		}
 		select {

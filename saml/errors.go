@@ -31,6 +31,14 @@ var (
 	ErrReplay              = errors.New("saml: assertion already used")
 	ErrDecryption          = errors.New("saml: cannot decrypt assertion")
 	ErrMissingElement      = errors.New("saml: required element missing")
+	// ErrIdentity refuses an assertion that does not name the citizen beyond
+	// doubt: no PersonIdentifier attribute, an empty or malformed one, more
+	// than one value, or an empty NameID. The identity is never taken from
+	// anywhere else (a NameID may be an opaque transient value).
+	ErrIdentity = errors.New("saml: assertion does not identify the citizen")
+	// ErrMissingAttribute refuses an assertion without an attribute the
+	// request marked isRequired="true" (Expectation.RequiredAttributes).
+	ErrMissingAttribute = errors.New("saml: required attribute missing")
 
 	// Status outcomes, matched by StatusError.Is.
 	ErrStatus         = errors.New("saml: gateway returned an error status")

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+
+	"github.com/clave-go/clave/internal/dni"
 )
 
 // DefaultSkew is the clock skew tolerated on every time check.
@@ -74,6 +76,11 @@ type Expectation struct {
 	// MinLoA is the level the request asked for; the achieved one must not be
 	// lower.
 	MinLoA LoA
+	// RequiredAttributes names the attributes the request marked
+	// isRequired="true" (see RequiredAttributes); a response without a
+	// non-empty value for each is refused with ErrMissingAttribute. The
+	// PersonIdentifier is required whatever this says: it is the identity.
+	RequiredAttributes []string
 }
 
 // Assertion is the validated content of a successful Response.
@@ -88,8 +95,14 @@ type Assertion struct {
 	// bearer confirmation: the replay cache must remember the ID until then.
 	NotOnOrAfter time.Time
 	OneTimeUse   bool
-	NameID       NameID
-	LoA          LoA
+	// NameID is the assertion's subject as sent. It is not the identity: the
+	// gateway may send an opaque transient value there.
+	NameID NameID
+	// PersonIdentifier is the citizen: the assertion's one PersonIdentifier
+	// value, checked and normalised, a DNI or NIE ("12345678Z") or an eIDAS
+	// identifier for Spain ("IT/ES/..."). A validated assertion always has one.
+	PersonIdentifier string
+	LoA              LoA
 	SessionIndex string
 	Attributes   []Attribute
 	// Which parts were signed or encrypted, for logs and inspection.
@@ -483,6 +496,9 @@ func (v *Validator) readAssertion(a *etree.Element, exp Expectation, now time.Ti
 	if res.NameID.Value, err = textOf(nid); err != nil {
 		return err
 	}
+	if strings.TrimSpace(res.NameID.Value) == "" {
+		return fmt.Errorf("%w: empty NameID", ErrIdentity)
+	}
 	res.NameID.Format = attr(nid, "Format")
 	res.NameID.NameQualifier = attr(nid, "NameQualifier")
 	scNoa, err := v.checkBearer(subj, exp, now)
@@ -554,6 +570,64 @@ func (v *Validator) readAssertion(a *etree.Element, exp Expectation, now time.Ti
 				}
 			}
 			res.Attributes = append(res.Attributes, attr)
+		}
+	}
+	if res.PersonIdentifier, err = personIdentifier(res.Attributes); err != nil {
+		return err
+	}
+	return checkRequired(res.Attributes, exp.RequiredAttributes)
+}
+
+// personIdentifier returns the citizen's identifier, normalised: the value of
+// the one PersonIdentifier attribute, which must have exactly one value, a
+// valid DNI or NIE (check letter included) or an eIDAS identifier addressed to
+// Spain. Nothing else stands in for it, the NameID least of all: with the
+// attribute gone, a NameID naming someone else would log that person in while
+// the names say another. Errors never echo the value (personal data).
+func personIdentifier(attrs []Attribute) (string, error) {
+	var at *Attribute
+	for i := range attrs {
+		if attrs[i].Name == AttrPersonIdentifier {
+			at = &attrs[i] // readAssertion refuses the attribute twice
+		}
+	}
+	switch {
+	case at == nil:
+		return "", fmt.Errorf("%w: no PersonIdentifier attribute", ErrIdentity)
+	case len(at.Values) != 1:
+		return "", fmt.Errorf("%w: PersonIdentifier has %d values", ErrIdentity, len(at.Values))
+	}
+	id, err := dni.Parse(at.Values[0])
+	switch {
+	case errors.Is(err, dni.ErrEmpty):
+		return "", fmt.Errorf("%w: empty PersonIdentifier", ErrIdentity)
+	case err != nil:
+		return "", fmt.Errorf("%w: PersonIdentifier: %v", ErrIdentity, err)
+	case id.Kind() == dni.KindEIDAS && !strings.HasPrefix(id.String()[2:], "/ES/"):
+		// eIDAS identifiers are issued per destination country; one made
+		// for another country's services is not for a Spanish one.
+		return "", fmt.Errorf("%w: eIDAS PersonIdentifier not addressed to Spain", ErrIdentity)
+	}
+	return id.String(), nil
+}
+
+// checkRequired refuses a response without a non-blank value for each of the
+// required attribute names.
+func checkRequired(attrs []Attribute, required []string) error {
+	for _, name := range required {
+		present := false
+		for _, at := range attrs {
+			if at.Name != name {
+				continue
+			}
+			for _, v := range at.Values {
+				if strings.TrimSpace(v) != "" {
+					present = true
+				}
+			}
+		}
+		if !present {
+			return fmt.Errorf("%w: %s", ErrMissingAttribute, name)
 		}
 	}
 	return nil

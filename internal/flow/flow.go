@@ -1,7 +1,7 @@
 // Package flow holds a login in progress at the reference gateway: which
 // service asked, what it asked for, and which method the citizen is using. The
-// gateway owns flows; methods (pin, mobile, ...) read them, keep their own step
-// data in them, and end them through Host.
+// gateway owns flows; methods (pin, mobile, ...) see them as method.Login,
+// keep their own step data in them, and end them through method.Host.
 //
 // Flows live in a Store, not in goroutines, so that a method waiting for a
 // phone survives a restart and any replica can finish it.
@@ -14,11 +14,9 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
-	"net/http"
 	"sync"
 	"time"
 
-	"github.com/clave-go/clave/internal/registry"
 	"github.com/clave-go/clave/internal/store"
 	"github.com/clave-go/clave/saml"
 )
@@ -57,24 +55,6 @@ type Store interface {
 	// SeenRequest records a (service, request ID) pair until expiry and reports
 	// whether it had been seen: a request is answered once.
 	SeenRequest(ctx context.Context, spid, requestID string, expiry time.Time) (bool, error)
-}
-
-// Host is what the gateway offers a method.
-type Host interface {
-	// Flow returns the flow named in the request path, checked against the
-	// browser's cookie, not done and not expired.
-	Flow(r *http.Request) (*Flow, error)
-	// Update changes the flow's stored state.
-	Update(ctx context.Context, id string, fn func(*Flow) error) error
-	// Complete ends the flow with the citizen authenticated at loa and posts the
-	// signed Response to the service.
-	Complete(w http.ResponseWriter, r *http.Request, f *Flow, c registry.Citizen, loa saml.LoA)
-	// Fail ends the flow with an error status posted to the service.
-	Fail(w http.ResponseWriter, r *http.Request, f *Flow, st *saml.StatusError)
-	// Render writes a page in the gateway's layout and the flow's language.
-	Render(w http.ResponseWriter, r *http.Request, status int, page string, data map[string]any)
-	// Now is the gateway's clock.
-	Now() time.Time
 }
 
 // NewBrowserKey returns a random key for a flow cookie and its hash for the
@@ -217,18 +197,4 @@ func (m *MemoryStore) prune() {
 			delete(m.seen, k)
 		}
 	}
-}
-
-// Method is an authentication method the gateway offers on its chooser.
-type Method interface {
-	// ID is the method's SelectedIdP value.
-	ID() saml.Method
-	// MaxLoA is the highest level the method can give; the chooser hides it for
-	// requests asking more.
-	MaxLoA() saml.LoA
-	// Handler serves the method's pages and APIs under /login/{flow}/<slug>/;
-	// nil for a method not available here.
-	Handler(host Host) http.Handler
-	// Slug names the method in URLs.
-	Slug() string
 }

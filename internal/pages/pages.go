@@ -93,11 +93,25 @@ func Render(w http.ResponseWriter, r *http.Request, status int, page string, dat
 		return
 	}
 	data["Body"] = template.HTML(body.String())
+	writeHeaders(w)
+	w.WriteHeader(status)
+	_ = tmpl.ExecuteTemplate(w, "layout", data)
+}
+
+// Layout writes body, a page rendered elsewhere (a method's own templates),
+// inside the layout with title.
+func Layout(w http.ResponseWriter, r *http.Request, status int, title string, body template.HTML) {
+	data := map[string]any{"Lang": Lang(r), "Title": title, "Page": "custom", "Languages": Languages,
+		"Path": r.URL.Path, "Body": body}
+	writeHeaders(w)
+	w.WriteHeader(status)
+	_ = tmpl.ExecuteTemplate(w, "layout", data)
+}
+
+func writeHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'unsafe-inline'; form-action *")
-	w.WriteHeader(status)
-	_ = tmpl.ExecuteTemplate(w, "layout", data)
 }

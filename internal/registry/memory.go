@@ -17,8 +17,8 @@ import (
 // throwaway gateways; everything is lost when the process exits.
 type MemoryStore struct {
 	mu      sync.RWMutex
-	byID    map[dni.ID]Citizen
-	byPhone map[string]dni.ID
+	byID    map[string]Citizen
+	byPhone map[string]string
 	now     func() time.Time
 }
 
@@ -26,7 +26,7 @@ var _ Store = (*MemoryStore)(nil)
 
 // NewMemoryStore returns an empty store using the system clock.
 func NewMemoryStore() *MemoryStore {
-	return &MemoryStore{byID: make(map[dni.ID]Citizen), byPhone: make(map[string]dni.ID), now: time.Now}
+	return &MemoryStore{byID: make(map[string]Citizen), byPhone: make(map[string]string), now: time.Now}
 }
 
 // WithClock sets the clock that stamps CreatedAt on new registrations, so
@@ -43,7 +43,7 @@ func (m *MemoryStore) Get(ctx context.Context, id dni.ID) (Citizen, error) {
 	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	c, ok := m.byID[id]
+	c, ok := m.byID[id.String()]
 	if !ok {
 		return Citizen{}, notFound(id)
 	}
@@ -55,14 +55,14 @@ func (m *MemoryStore) Put(ctx context.Context, c Citizen) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	c = c.normalized()
-	if err := c.check(); err != nil {
-		return invalid(c.ID, err)
+	c = c.Normalized()
+	if err := c.Validate(); err != nil {
+		return invalid(idOf(c), err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if owner, ok := m.byPhone[c.Phone]; ok && owner != c.ID {
-		return phoneConflict(c.ID)
+		return phoneConflict(idOf(c))
 	}
 	if old, ok := m.byID[c.ID]; ok {
 		if c.CreatedAt.IsZero() {
@@ -85,11 +85,11 @@ func (m *MemoryStore) Delete(ctx context.Context, id dni.ID) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c, ok := m.byID[id]
+	c, ok := m.byID[id.String()]
 	if !ok {
 		return notFound(id)
 	}
-	delete(m.byID, id)
+	delete(m.byID, id.String())
 	delete(m.byPhone, c.Phone)
 	return nil
 }
@@ -103,7 +103,7 @@ func (m *MemoryStore) List(ctx context.Context) ([]Citizen, error) {
 	out := slices.Collect(maps.Values(m.byID))
 	m.mu.RUnlock()
 	// Byte order of the normalised string, as SQLite's BINARY collation.
-	slices.SortFunc(out, func(a, b Citizen) int { return cmp.Compare(a.ID.String(), b.ID.String()) })
+	slices.SortFunc(out, func(a, b Citizen) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil
 }
 
@@ -112,17 +112,17 @@ func (m *MemoryStore) SetStatus(ctx context.Context, id dni.ID, s Status) error 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if !s.valid() {
+	if !s.Valid() {
 		return invalidStatus(id)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c, ok := m.byID[id]
+	c, ok := m.byID[id.String()]
 	if !ok {
 		return notFound(id)
 	}
 	c.Status = s
-	m.byID[id] = c
+	m.byID[id.String()] = c
 	return nil
 }
 
@@ -143,6 +143,13 @@ func invalid(id dni.ID, err error) error {
 
 func invalidStatus(id dni.ID) error {
 	return invalid(id, &FieldError{Field: "status", Reason: `must be "active", "blocked" or "gave_up"`})
+}
+
+// idOf is the parsed identifier of a citizen that passed Validate, or the
+// zero ID.
+func idOf(c Citizen) dni.ID {
+	id, _ := dni.Parse(c.ID)
+	return id
 }
 
 // masked names a citizen in errors; a zero ID would otherwise leave a

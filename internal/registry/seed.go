@@ -71,13 +71,13 @@ func LoadSeed(r io.Reader) ([]Citizen, error) {
 	}
 
 	out := make([]Citizen, 0, len(f.Citizens))
-	seenID := make(map[dni.ID]int, len(f.Citizens))
+	seenID := make(map[string]int, len(f.Citizens))
 	seenPhone := make(map[string]int, len(f.Citizens))
 	for i, e := range f.Citizens {
 		c, err := e.citizen()
 		if err == nil {
-			c = c.normalized()
-			err = c.check()
+			c = c.Normalized()
+			err = c.Validate()
 		}
 		if err != nil {
 			return nil, fmt.Errorf("registry: seed citizen %d: %w", i, err)
@@ -102,7 +102,7 @@ func (e seedCitizen) citizen() (Citizen, error) {
 		return Citizen{}, errors.Join(&FieldError{Field: "id", Reason: "not a valid DNI or NIE"}, err)
 	}
 	c := Citizen{
-		ID:            id,
+		ID:            id.String(),
 		SupportNumber: e.SupportNumber,
 		GivenName:     e.GivenName,
 		FirstSurname:  e.FirstSurname,

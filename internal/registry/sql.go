@@ -42,8 +42,8 @@ const citizenColumns = `id, valid_until, issued_on, support_number, given_name, 
 	second_surname, date_of_birth, phone, email, level, status, created_at`
 
 // SQLStore is a [Store] on a database/sql database, normally the gateway's
-// embedded SQLite from [store.Open]. An acknowledged Put survives a crash
-// as far as the database guarantees it (store.Open configures SQLite so).
+// embedded SQLite from [sqlite.Open]. An acknowledged Put survives a crash
+// as far as the database guarantees it (sqlite.Open configures SQLite so).
 type SQLStore struct {
 	db  *sql.DB
 	now func() time.Time
@@ -84,20 +84,20 @@ func (s *SQLStore) Get(ctx context.Context, id dni.ID) (Citizen, error) {
 }
 
 // Put implements [Store]. The phone check and the write share one
-// transaction, which store.Open makes IMMEDIATE, so concurrent Puts cannot
+// transaction, which sqlite.Open makes IMMEDIATE, so concurrent Puts cannot
 // both pass the check; the unique index backs this up on other databases.
 func (s *SQLStore) Put(ctx context.Context, c Citizen) error {
-	c = c.normalized()
-	if err := c.check(); err != nil {
-		return invalid(c.ID, err)
+	c = c.Normalized()
+	if err := c.Validate(); err != nil {
+		return invalid(idOf(c), err)
 	}
-	id := c.ID.String()
+	id := c.ID
 	err := store.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		var owner string
 		err := tx.QueryRowContext(ctx, `SELECT id FROM registry_citizens WHERE phone = ? AND id <> ?`, c.Phone, id).Scan(&owner)
 		switch {
 		case err == nil:
-			return phoneConflict(c.ID)
+			return phoneConflict(idOf(c))
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
@@ -136,7 +136,7 @@ func (s *SQLStore) Put(ctx context.Context, c Citizen) error {
 		return err
 	})
 	if err != nil && !errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("registry: put %s: %w", masked(c.ID), err)
+		return fmt.Errorf("registry: put %s: %w", masked(idOf(c)), err)
 	}
 	return err
 }
@@ -171,7 +171,7 @@ func (s *SQLStore) List(ctx context.Context) ([]Citizen, error) {
 
 // SetStatus implements [Store].
 func (s *SQLStore) SetStatus(ctx context.Context, id dni.ID, st Status) error {
-	if !st.valid() {
+	if !st.Valid() {
 		return invalidStatus(id)
 	}
 	res, err := s.db.ExecContext(ctx, `UPDATE registry_citizens SET status = ? WHERE id = ?`, string(st), id.String())
@@ -205,21 +205,22 @@ func scanCitizen(row interface{ Scan(...any) error }) (Citizen, error) {
 		&c.SecondSurname, &born, &c.Phone, &c.Email, &level, &status, &at); err != nil {
 		return Citizen{}, err
 	}
-	var err error
-	if c.ID, err = dni.Parse(id); err != nil {
+	parsed, err := dni.Parse(id)
+	if err != nil {
 		return Citizen{}, fmt.Errorf("stored id: %w", err)
 	}
+	c.ID = parsed.String()
 	for _, f := range []struct {
 		name string
 		text string
 		dst  *time.Time
 	}{{"valid_until", validUntil, &c.ValidUntil}, {"issued_on", issuedOn, &c.IssuedOn}, {"date_of_birth", born, &c.DateOfBirth}} {
 		if *f.dst, err = parseDate(f.text); err != nil {
-			return Citizen{}, fmt.Errorf("stored %s of %s: %w", f.name, c.ID.Masked(), err)
+			return Citizen{}, fmt.Errorf("stored %s of %s: %w", f.name, parsed.Masked(), err)
 		}
 	}
 	if c.CreatedAt, err = time.Parse(createdAtLayout, at); err != nil {
-		return Citizen{}, fmt.Errorf("stored created_at of %s: %w", c.ID.Masked(), err)
+		return Citizen{}, fmt.Errorf("stored created_at of %s: %w", parsed.Masked(), err)
 	}
 	c.Level, c.Status = Level(level), Status(status)
 	return c, nil

@@ -1,9 +1,11 @@
-// Package store opens the reference gateway's embedded SQLite database (pure
-// Go, no cgo) and runs each component's schema migrations.
+// Package store holds what the reference gateway's SQL stores share: their
+// errors, the migration runner and transactions. Opening the embedded SQLite
+// database is internal/store/sqlite's job, the one importer of the driver, so
+// a package that only uses the memory stores links no database.
 //
 // Every component (citizen registry, login flows, Cl@ve PIN, ...) owns its
-// tables and its Store interface; this package only provides the connection
-// with safe settings and a migration runner, so a component's SQL store is a
+// tables and its Store interface; this package only provides the migration
+// runner, so a component's SQL store is a
 // plain database/sql implementation that any SQL database could replace.
 package store
 
@@ -12,10 +14,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
-
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 // ErrNotFound is returned by stores for a missing record.
@@ -23,40 +22,6 @@ var ErrNotFound = errors.New("store: not found")
 
 // ErrConflict is returned by stores when a write would break a uniqueness rule.
 var ErrConflict = errors.New("store: conflict")
-
-// Open opens (creating if needed) the database at path; ":memory:" gives a
-// private in-memory database, for tests. Writes are durable when acknowledged:
-// WAL journal with synchronous=FULL, so killing the process loses nothing a call
-// returned successfully for.
-func Open(ctx context.Context, path string) (*sql.DB, error) {
-	if path == "" {
-		return nil, errors.New("store: empty database path")
-	}
-	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)", "busy_timeout(5000)"} {
-		q.Add("_pragma", p)
-	}
-	q.Set("_txlock", "immediate")
-	dsn := "file:" + path + "?" + q.Encode()
-	memory := path == ":memory:"
-	if memory {
-		// One shared connection: each new connection to ":memory:" would be a
-		// new, empty database.
-		dsn = "file::memory:?" + q.Encode()
-	}
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("store: open: %w", err)
-	}
-	if memory {
-		db.SetMaxOpenConns(1)
-	}
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
-	return db, nil
-}
 
 // Migrate brings component's schema up to date by running, in one transaction
 // each, the steps not yet applied. Steps are append-only: a released step is

@@ -1,4 +1,4 @@
-package registry
+package method
 
 import (
 	"errors"
@@ -67,7 +67,7 @@ func TestMatchContrast(t *testing.T) {
 		{"NIE empty", nie, "", false},
 		{"NIE without support number", Citizen{ID: nie.ID}, "", false},
 		{"DNI without dates", Citizen{ID: dniHolder.ID}, "0001-01-01", false},
-		{"eIDAS", Citizen{ID: dni.MustParse("DE/ES/1"), ValidUntil: dniHolder.ValidUntil}, "09/03/2031", false},
+		{"eIDAS", Citizen{ID: "DE/ES/1", ValidUntil: dniHolder.ValidUntil}, "09/03/2031", false},
 		{"zero", Citizen{}, "", false},
 	}
 	for _, tc := range tests {

@@ -1,4 +1,4 @@
-package clave
+package gateway
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/clave-go/clave/internal/dni"
+	"github.com/clave-go/clave/internal/pinwire"
 	"github.com/clave-go/clave/internal/flow"
 	"github.com/clave-go/clave/internal/registry"
 	"github.com/clave-go/clave/pin"
@@ -72,8 +73,8 @@ type pinAPI struct {
 // apiRoutes mounts the gateway's APIs for services' own apps.
 func (g *Gateway) apiRoutes(mux *http.ServeMux) {
 	a := &pinAPI{g: g, limits: newAPILimiter(g.cfg.APIRate)}
-	mux.HandleFunc("POST "+pinAPIRequestPath, a.handleRequest)
-	mux.HandleFunc("POST "+pinAPIVerifyPath, a.handleVerify)
+	mux.HandleFunc("POST "+pinwire.RequestPath, a.handleRequest)
+	mux.HandleFunc("POST "+pinwire.VerifyPath, a.handleVerify)
 }
 
 // apiFailure is a refusal: an HTTP status, an error code for the service,
@@ -102,7 +103,7 @@ func (a *pinAPI) writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func (a *pinAPI) fail(w http.ResponseWriter, r *http.Request, call, spid string, f *apiFailure) {
-	out := pinAPIFailure{Error: f.code}
+	out := pinwire.Failure{Error: f.code}
 	if !f.retryAt.IsZero() {
 		t := f.retryAt.UTC()
 		out.RetryAt = &t
@@ -110,7 +111,7 @@ func (a *pinAPI) fail(w http.ResponseWriter, r *http.Request, call, spid string,
 	// Authentication failures and our own faults deserve attention; a wrong
 	// PIN is ordinary.
 	level := slog.LevelInfo
-	if (f.status == http.StatusUnauthorized && f.code != pinCodeWrongPIN && f.code != pinCodePhoneRequired) || f.status >= 500 {
+	if (f.status == http.StatusUnauthorized && f.code != pinwire.CodeWrongPIN && f.code != pinwire.CodePhoneRequired) || f.status >= 500 {
 		level = slog.LevelWarn
 	}
 	a.g.log.Log(r.Context(), level, "gateway: pin api refused", "call", call, "sp", spid, "outcome", f.code, "reason", f.reason)
@@ -121,56 +122,56 @@ func (a *pinAPI) fail(w http.ResponseWriter, r *http.Request, call, spid string,
 // service, decoded strictly, fresh, never seen, within the service's rate.
 // The signature is checked on the raw bytes before anything in them is
 // parsed, so unauthenticated input reaches no JSON decoder.
-func (a *pinAPI) authenticate(w http.ResponseWriter, r *http.Request, body interface{ envelope() pinAPIEnvelope }) (*ServiceProvider, *apiFailure) {
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, pinAPIMaxBody))
+func (a *pinAPI) authenticate(w http.ResponseWriter, r *http.Request, body interface{ Envelope() pinwire.Envelope }) (*ServiceProvider, *apiFailure) {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, pinwire.MaxBody))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return nil, refuse(http.StatusRequestEntityTooLarge, pinCodeTooLarge, "body over 8 KiB")
+			return nil, refuse(http.StatusRequestEntityTooLarge, pinwire.CodeTooLarge, "body over 8 KiB")
 		}
-		return nil, refuse(http.StatusBadRequest, pinCodeBadRequest, "cannot read body")
+		return nil, refuse(http.StatusBadRequest, pinwire.CodeBadRequest, "cannot read body")
 	}
-	spid, sig, err := parseSignatureHeader(r.Header.Values(signatureHeader))
+	spid, sig, err := parseSignatureHeader(r.Header.Values(pinwire.SignatureHeader))
 	if err != nil {
-		return nil, refuse(http.StatusUnauthorized, pinCodeUnauthorized, err.Error())
+		return nil, refuse(http.StatusUnauthorized, pinwire.CodeUnauthorized, err.Error())
 	}
 	sp, ok := a.g.serviceProvider(spid)
 	if !ok {
 		// The claimed SPID is not logged: anyone can write anything there.
-		return nil, refuse(http.StatusUnauthorized, pinCodeUnauthorized, "unknown service provider")
+		return nil, refuse(http.StatusUnauthorized, pinwire.CodeUnauthorized, "unknown service provider")
 	}
 	now := a.g.cfg.Now()
 	if !verifyBodySignature(sp.Certificates, now, raw, sig) {
-		return sp, refuse(http.StatusUnauthorized, pinCodeUnauthorized, "signature does not verify with a registered certificate")
+		return sp, refuse(http.StatusUnauthorized, pinwire.CodeUnauthorized, "signature does not verify with a registered certificate")
 	}
 	if err := decodeStrict(raw, body); err != nil {
-		return sp, refuse(http.StatusBadRequest, pinCodeBadRequest, err.Error())
+		return sp, refuse(http.StatusBadRequest, pinwire.CodeBadRequest, err.Error())
 	}
-	env := body.envelope()
+	env := body.Envelope()
 	if env.SPID != sp.SPID {
-		return sp, refuse(http.StatusUnauthorized, pinCodeUnauthorized, "body spid differs from the signature's")
+		return sp, refuse(http.StatusUnauthorized, pinwire.CodeUnauthorized, "body spid differs from the signature's")
 	}
 	issued, err := time.Parse(time.RFC3339, env.IssuedAt)
 	if err != nil {
-		return sp, refuse(http.StatusBadRequest, pinCodeBadRequest, "issued_at is not RFC 3339")
+		return sp, refuse(http.StatusBadRequest, pinwire.CodeBadRequest, "issued_at is not RFC 3339")
 	}
 	if issued.After(now.Add(pinAPISkew)) || issued.Before(now.Add(-pinAPIMaxAge)) {
-		return sp, refuse(http.StatusUnauthorized, pinCodeStale, "issued_at outside the accepted window")
+		return sp, refuse(http.StatusUnauthorized, pinwire.CodeStale, "issued_at outside the accepted window")
 	}
 	if !validNonce(env.Nonce) {
-		return sp, refuse(http.StatusBadRequest, pinCodeBadRequest, "nonce must be 16-64 characters of [A-Za-z0-9_-]")
+		return sp, refuse(http.StatusBadRequest, pinwire.CodeBadRequest, "nonce must be 16-64 characters of [A-Za-z0-9_-]")
 	}
 	// The nonce is spent before the rate limit is charged: replaying a
 	// captured call must not drain the service's budget.
 	seen, err := a.g.flows.SeenRequest(r.Context(), sp.SPID, "nonce:"+env.Nonce, issued.Add(pinAPINonceTTL))
 	if err != nil {
-		return sp, refuse(http.StatusInternalServerError, pinCodeInternal, "nonce store: "+err.Error())
+		return sp, refuse(http.StatusInternalServerError, pinwire.CodeInternal, "nonce store: "+err.Error())
 	}
 	if seen {
-		return sp, refuse(http.StatusUnauthorized, pinCodeReplayed, "nonce already used")
+		return sp, refuse(http.StatusUnauthorized, pinwire.CodeReplayed, "nonce already used")
 	}
 	if retry, ok := a.limits.allowSP(sp.SPID, now); !ok {
-		f := refuse(http.StatusTooManyRequests, pinCodeRateLimited, "service over its rate")
+		f := refuse(http.StatusTooManyRequests, pinwire.CodeRateLimited, "service over its rate")
 		f.retryAt = retry
 		return sp, f
 	}
@@ -179,7 +180,7 @@ func (a *pinAPI) authenticate(w http.ResponseWriter, r *http.Request, body inter
 
 // open authenticates a call and reads the citizen's document from its body,
 // answering the failure itself when either is wrong.
-func (a *pinAPI) open(w http.ResponseWriter, r *http.Request, call string, body interface{ envelope() pinAPIEnvelope }, document func() string) (*ServiceProvider, dni.ID, bool) {
+func (a *pinAPI) open(w http.ResponseWriter, r *http.Request, call string, body interface{ Envelope() pinwire.Envelope }, document func() string) (*ServiceProvider, dni.ID, bool) {
 	sp, f := a.authenticate(w, r, body)
 	if f != nil {
 		a.fail(w, r, call, apiSPID(sp), f)
@@ -187,7 +188,7 @@ func (a *pinAPI) open(w http.ResponseWriter, r *http.Request, call string, body 
 	}
 	id, err := dni.Parse(document())
 	if err != nil || (id.Kind() != dni.KindDNI && id.Kind() != dni.KindNIE) {
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusBadRequest, pinCodeBadDocument, "not a DNI or NIE"))
+		a.fail(w, r, call, sp.SPID, refuse(http.StatusBadRequest, pinwire.CodeBadDocument, "not a DNI or NIE"))
 		return nil, dni.ID{}, false
 	}
 	return sp, id, true
@@ -198,69 +199,69 @@ func (a *pinAPI) open(w http.ResponseWriter, r *http.Request, call string, body 
 // only whether the PIN is delivered, never the answer.
 func (a *pinAPI) handleRequest(w http.ResponseWriter, r *http.Request) {
 	const call = "request"
-	var body pinAPIRequest
+	var body pinwire.Request
 	sp, id, ok := a.open(w, r, call, &body, func() string { return body.Document })
 	if !ok {
 		return
 	}
 	ctx := r.Context()
-	issued, err := a.g.pinMethod.Issue(ctx, id, body.Contrast, body.Code)
+	issued, err := a.g.pinMethod.Issue(ctx, id.String(), body.Contrast, body.Code)
 	var limited *pin.RateLimitError
 	switch {
 	case errors.Is(err, pin.ErrBadRequestCode):
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusBadRequest, pinCodeBadCode, "chosen request code"))
+		a.fail(w, r, call, sp.SPID, refuse(http.StatusBadRequest, pinwire.CodeBadCode, "chosen request code"))
 		return
 	case errors.As(err, &limited):
-		f := refuse(http.StatusTooManyRequests, pinCodeRateLimited, "citizen's PIN request limit")
+		f := refuse(http.StatusTooManyRequests, pinwire.CodeRateLimited, "citizen's PIN request limit")
 		f.retryAt = limited.RetryAt
 		a.fail(w, r, call, sp.SPID, f)
 		return
 	case errors.Is(err, pin.ErrBlocked):
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusForbidden, pinCodeBlocked, "citizen blocked"))
+		a.fail(w, r, call, sp.SPID, refuse(http.StatusForbidden, pinwire.CodeBlocked, "citizen blocked"))
 		return
 	case errors.Is(err, pin.ErrBadCitizen):
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusBadRequest, pinCodeBadDocument, "not a DNI or NIE"))
+		a.fail(w, r, call, sp.SPID, refuse(http.StatusBadRequest, pinwire.CodeBadDocument, "not a DNI or NIE"))
 		return
 	case err != nil:
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusInternalServerError, pinCodeInternal, err.Error()))
+		a.fail(w, r, call, sp.SPID, refuse(http.StatusInternalServerError, pinwire.CodeInternal, err.Error()))
 		return
 	}
 	a.g.log.InfoContext(ctx, "gateway: pin api", "call", call, "sp", sp.SPID, "outcome", "issued", "person", id)
-	a.writeJSON(w, http.StatusOK, pinAPITicket{RequestCode: issued.RequestCode, ExpiresAt: issued.ExpiresAt.UTC()})
+	a.writeJSON(w, http.StatusOK, pinwire.Ticket{RequestCode: issued.RequestCode, ExpiresAt: issued.ExpiresAt.UTC()})
 }
 
 // handleVerify checks a PIN and answers the signed SAML Response for the
 // service's request ID, the one a browser login would have posted.
 func (a *pinAPI) handleVerify(w http.ResponseWriter, r *http.Request) {
 	const call = "verify"
-	var body pinAPIVerify
+	var body pinwire.Verify
 	sp, id, ok := a.open(w, r, call, &body, func() string { return body.Document })
 	if !ok {
 		return
 	}
 	ctx := r.Context()
 	if !validRequestID(body.RequestID) {
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusBadRequest, pinCodeBadRequestID, "request_id must be an NCName of at most 64 characters"))
+		a.fail(w, r, call, sp.SPID, refuse(http.StatusBadRequest, pinwire.CodeBadRequestID, "request_id must be an NCName of at most 64 characters"))
 		return
 	}
 	if !sp.allows(body.ACSURL) {
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusBadRequest, pinCodeBadACS, "acs_url is not registered"))
+		a.fail(w, r, call, sp.SPID, refuse(http.StatusBadRequest, pinwire.CodeBadACS, "acs_url is not registered"))
 		return
 	}
 	minLoA, ok := saml.ParseLoA(body.LoA)
 	if !ok || minLoA.String() != body.LoA {
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusBadRequest, pinCodeBadLoA, "loa must be low, substantial or high"))
+		a.fail(w, r, call, sp.SPID, refuse(http.StatusBadRequest, pinwire.CodeBadLoA, "loa must be low, substantial or high"))
 		return
 	}
 	// A level no PIN login reaches is refused before the PIN is spent; it
 	// says nothing about the citizen.
 	if minLoA > a.pinMaxLoA() {
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusForbidden, pinCodeLoANotReached, "above what Cl@ve PIN gives"))
+		a.fail(w, r, call, sp.SPID, refuse(http.StatusForbidden, pinwire.CodeLoANotReached, "above what Cl@ve PIN gives"))
 		return
 	}
 	now := a.g.cfg.Now()
 	if retry, ok := a.limits.allowIdentifier(id.String(), now); !ok {
-		f := refuse(http.StatusTooManyRequests, pinCodeRateLimited, "verifies for this citizen")
+		f := refuse(http.StatusTooManyRequests, pinwire.CodeRateLimited, "verifies for this citizen")
 		f.retryAt = retry
 		a.fail(w, r, call, sp.SPID, f)
 		return
@@ -276,35 +277,35 @@ func (a *pinAPI) handleVerify(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		// Removed or deactivated meanwhile (or a PIN guessed for someone
 		// unregistered): indistinguishable from a wrong PIN.
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusUnauthorized, pinCodeWrongPIN, "citizen not active"))
+		a.fail(w, r, call, sp.SPID, refuse(http.StatusUnauthorized, pinwire.CodeWrongPIN, "citizen not active"))
 		return
 	case errors.Is(err, pin.ErrBlocked):
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusForbidden, pinCodeBlocked, "citizen blocked"))
+		a.fail(w, r, call, sp.SPID, refuse(http.StatusForbidden, pinwire.CodeBlocked, "citizen blocked"))
 		return
 	case errors.Is(err, pin.ErrPhoneRequired):
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusUnauthorized, pinCodePhoneRequired, "phone required"))
+		a.fail(w, r, call, sp.SPID, refuse(http.StatusUnauthorized, pinwire.CodePhoneRequired, "phone required"))
 		return
 	case errors.Is(err, pin.ErrWrongPIN), errors.Is(err, pin.ErrNoPending), errors.Is(err, pin.ErrExpired), errors.Is(err, pin.ErrUsed):
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusUnauthorized, pinCodeWrongPIN, "pin not accepted"))
+		a.fail(w, r, call, sp.SPID, refuse(http.StatusUnauthorized, pinwire.CodeWrongPIN, "pin not accepted"))
 		return
 	default:
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusInternalServerError, pinCodeInternal, err.Error()))
+		a.fail(w, r, call, sp.SPID, refuse(http.StatusInternalServerError, pinwire.CodeInternal, err.Error()))
 		return
 	}
 	loa := pin.LoAFor(c)
 	if loa < minLoA {
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusForbidden, pinCodeLoANotReached, "registration level below loa"))
+		a.fail(w, r, call, sp.SPID, refuse(http.StatusForbidden, pinwire.CodeLoANotReached, "registration level below loa"))
 		return
 	}
 	// The request ID joins those of browser logins: one Response per ID,
 	// whichever way it was asked for.
 	seen, err := a.g.flows.SeenRequest(ctx, sp.SPID, body.RequestID, now.Add(time.Hour))
 	if err != nil {
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusInternalServerError, pinCodeInternal, "request store: "+err.Error()))
+		a.fail(w, r, call, sp.SPID, refuse(http.StatusInternalServerError, pinwire.CodeInternal, "request store: "+err.Error()))
 		return
 	}
 	if seen {
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusConflict, pinCodeRequestReused, "request_id already answered"))
+		a.fail(w, r, call, sp.SPID, refuse(http.StatusConflict, pinwire.CodeRequestReused, "request_id already answered"))
 		return
 	}
 	// The flow exists only to build the Response: no browser, no RelayState,
@@ -315,11 +316,11 @@ func (a *pinAPI) handleVerify(w http.ResponseWriter, r *http.Request) {
 	}
 	xml, err := a.g.buildResponse(fl, &c, loa, nil)
 	if err != nil {
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusInternalServerError, pinCodeInternal, "build response: "+err.Error()))
+		a.fail(w, r, call, sp.SPID, refuse(http.StatusInternalServerError, pinwire.CodeInternal, "build response: "+err.Error()))
 		return
 	}
 	a.g.log.InfoContext(ctx, "gateway: pin api", "call", call, "sp", sp.SPID, "outcome", "login completed", "person", c.ID, "loa", loa.String())
-	a.writeJSON(w, http.StatusOK, pinAPIResponse{SAMLResponse: base64.StdEncoding.EncodeToString(xml)})
+	a.writeJSON(w, http.StatusOK, pinwire.Response{SAMLResponse: base64.StdEncoding.EncodeToString(xml)})
 }
 
 // pinMaxLoA is the highest level the gateway's Cl@ve PIN method gives.
@@ -343,11 +344,11 @@ func apiSPID(sp *ServiceProvider) string {
 // parameter exactly once, nothing else, values without quotes or escapes.
 func parseSignatureHeader(values []string) (spid string, sig []byte, err error) {
 	if len(values) != 1 {
-		return "", nil, fmt.Errorf("need exactly one %s header", signatureHeader)
+		return "", nil, fmt.Errorf("need exactly one %s header", pinwire.SignatureHeader)
 	}
 	s := values[0]
 	if len(s) > maxSignatureHeader {
-		return "", nil, fmt.Errorf("%s header too long", signatureHeader)
+		return "", nil, fmt.Errorf("%s header too long", pinwire.SignatureHeader)
 	}
 	params := map[string]string{}
 	for s = strings.TrimLeft(s, " \t"); s != ""; {
@@ -386,8 +387,8 @@ func parseSignatureHeader(values []string) (spid string, sig []byte, err error) 
 	if len(params) != 3 || params["spid"] == "" {
 		return "", nil, errors.New("signature header needs spid, alg and sig")
 	}
-	if params["alg"] != signatureAlg {
-		return "", nil, fmt.Errorf("signature algorithm must be %s", signatureAlg)
+	if params["alg"] != pinwire.SignatureAlg {
+		return "", nil, fmt.Errorf("signature algorithm must be %s", pinwire.SignatureAlg)
 	}
 	sig, err = base64.StdEncoding.Strict().DecodeString(params["sig"])
 	if err != nil || len(sig) == 0 {

@@ -1,4 +1,4 @@
-package clave
+package gateway
 
 import (
 	"bytes"
@@ -35,7 +35,7 @@ const (
 // mountAdmin adds /admin/ to the gateway's routes.
 func (g *Gateway) mountAdmin() error {
 	if len(g.cfg.AdminToken) < minAdminToken {
-		return fmt.Errorf("clave: gateway AdminToken must have at least %d characters", minAdminToken)
+		return fmt.Errorf("gateway: gateway AdminToken must have at least %d characters", minAdminToken)
 	}
 	key, err := newSecret(32)
 	if err != nil {
@@ -125,7 +125,7 @@ func (g *Gateway) adminLoginPage(w http.ResponseWriter, r *http.Request, status 
 	}
 	v := hex.EncodeToString(nonce)
 	setAdminCookie(w, r, adminLoginCookie, v, 600)
-	g.Render(w, r, status, "admin_login", map[string]any{
+	g.render(w, r, status, "admin_login", map[string]any{
 		"Action": adminPath + "login", "CSRF": hex.EncodeToString(g.adminHash("login", v)), "Error": errKey,
 	})
 }
@@ -233,7 +233,7 @@ func (g *Gateway) renderAdmin(w http.ResponseWriter, r *http.Request, status int
 	if adminDoneKeys[done] {
 		doneKey = "admin.done." + done
 	}
-	g.Render(w, r, status, "admin", map[string]any{
+	g.render(w, r, status, "admin", map[string]any{
 		"CSRF": g.csrfToken(), "State": st, "Catalogue": catalogueView(), "Steps": clockSteps,
 		"Done": doneKey, "ErrorText": errText,
 	})
@@ -256,7 +256,7 @@ func parseAdvance(s string) (time.Duration, error) {
 		d, err = time.ParseDuration(s)
 	}
 	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("clave: advance %q: want a positive duration such as 10m, 1h or 1d", s)
+		return 0, fmt.Errorf("gateway: advance %q: want a positive duration such as 10m, 1h or 1d", s)
 	}
 	return d, nil
 }
@@ -315,7 +315,7 @@ func (g *Gateway) controlState() stateJSON {
 		pj = append(pj, personaJSON(p))
 	}
 	return stateJSON{
-		Now: g.Now(), ClockOffset: time.Duration(g.clock.offset.Load()).String(),
+		Now: g.cfg.Now(), ClockOffset: time.Duration(g.clock.offset.Load()).String(),
 		ServiceProviders: sps, Personas: pj,
 	}
 }
@@ -444,7 +444,7 @@ func (g *Gateway) adminInspect(w http.ResponseWriter, r *http.Request) {
 	if spid != "" {
 		data["Exchanges"] = g.Inspect(spid)
 	}
-	g.Render(w, r, http.StatusOK, "admin_inspect", data)
+	g.render(w, r, http.StatusOK, "admin_inspect", data)
 }
 
 // apiInspect is adminInspect in JSON: {"services": [...]} and, with ?spid=,

@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/clave-go/clave/internal/store"
 )
 
 func TestMigrateIsIncrementalAndDurable(t *testing.T) {
@@ -15,10 +17,10 @@ func TestMigrateIsIncrementalAndDurable(t *testing.T) {
 	db, err := Open(ctx, path)
 	require.NoError(t, err)
 	steps := []string{`CREATE TABLE a(x INTEGER); INSERT INTO a VALUES (1)`}
-	require.NoError(t, Migrate(ctx, db, "c", steps))
-	require.NoError(t, Migrate(ctx, db, "c", steps), "idempotent")
+	require.NoError(t, store.Migrate(ctx, db, "c", steps))
+	require.NoError(t, store.Migrate(ctx, db, "c", steps), "idempotent")
 	steps = append(steps, `ALTER TABLE a ADD COLUMN y TEXT`)
-	require.NoError(t, Migrate(ctx, db, "c", steps))
+	require.NoError(t, store.Migrate(ctx, db, "c", steps))
 	require.NoError(t, db.Close())
 
 	db, err = Open(ctx, path)
@@ -27,9 +29,9 @@ func TestMigrateIsIncrementalAndDurable(t *testing.T) {
 	var n int
 	require.NoError(t, db.QueryRow(`SELECT count(*) FROM a`).Scan(&n))
 	assert.Equal(t, 1, n, "the first step ran once")
-	assert.Error(t, Migrate(ctx, db, "c", steps[:1]), "an older program refuses a newer schema")
+	assert.Error(t, store.Migrate(ctx, db, "c", steps[:1]), "an older program refuses a newer schema")
 	bad := []string{`CREATE TABLE b(x); CREATE TABLE b(x)`}
-	assert.Error(t, Migrate(ctx, db, "d", bad))
+	assert.Error(t, store.Migrate(ctx, db, "d", bad))
 	assert.Error(t, db.QueryRow(`SELECT count(*) FROM b`).Scan(&n), "a failed step leaves nothing behind")
 }
 
@@ -38,7 +40,7 @@ func TestMemoryDatabaseIsShared(t *testing.T) {
 	db, err := Open(ctx, ":memory:")
 	require.NoError(t, err)
 	defer db.Close()
-	require.NoError(t, Migrate(ctx, db, "c", []string{`CREATE TABLE a(x)`}))
+	require.NoError(t, store.Migrate(ctx, db, "c", []string{`CREATE TABLE a(x)`}))
 	_, err = db.Exec(`INSERT INTO a VALUES (1)`)
 	require.NoError(t, err)
 }

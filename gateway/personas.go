@@ -1,4 +1,4 @@
-package clave
+package gateway
 
 import (
 	"context"
@@ -83,9 +83,9 @@ var personaDefs = func() []personaDef {
 }()
 
 // citizen is the persona's registration.
-func (p personaDef) citizen() registry.Citizen {
-	c := registry.Citizen{
-		ID: p.id, SupportNumber: p.support,
+func (p personaDef) citizen() Citizen {
+	c := Citizen{
+		ID: p.id.String(), SupportNumber: p.support,
 		GivenName: p.given, FirstSurname: p.first, SecondSurname: p.second,
 		DateOfBirth: time.Date(1990, time.January, 1, 0, 0, 0, 0, time.UTC),
 		Phone:       p.phone, Email: "persona@example.es",
@@ -123,7 +123,7 @@ func Personas() []Persona {
 func (g *Gateway) SeedPersonas(ctx context.Context) error {
 	for _, p := range personaDefs {
 		if err := g.citizens.Put(ctx, p.citizen()); err != nil {
-			return fmt.Errorf("clave: persona %s: %w", p.ID, err)
+			return fmt.Errorf("gateway: persona %s: %w", p.ID, err)
 		}
 	}
 	return nil

@@ -1,4 +1,4 @@
-package clave_test
+package gateway_test
 
 import (
 	"context"

@@ -1,35 +1,33 @@
-package clave
+package gateway
 
 import (
 	"context"
+	"html/template"
+	"log/slog"
 	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
+	"github.com/clave-go/clave/gateway/method"
 	"github.com/clave-go/clave/internal/flow"
 	"github.com/clave-go/clave/internal/pages"
-	"github.com/clave-go/clave/internal/registry"
 	"github.com/clave-go/clave/internal/store"
 	"github.com/clave-go/clave/saml"
 )
 
 const flowCookiePrefix = "clave_gw_"
 
-// ErrFlow is returned by the gateway's Host.Flow when a login at the gateway
-// cannot be continued: unknown, finished, expired, or started in another browser.
-var ErrFlow = errors.New("clave: no such login in progress")
-
 func (g *Gateway) routes() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+saml.ServiceProviderPath, g.handleServiceProvider)
 	mux.HandleFunc("GET "+saml.CertificatesPath, g.handleCertificates)
-	mux.HandleFunc("GET /login/{flow}", g.handleChooser)
-	mux.HandleFunc("POST /login/{flow}/cancel", g.handleCancel)
+	mux.HandleFunc("GET /login/{login}", g.handleChooser)
+	mux.HandleFunc("POST /login/{login}/cancel", g.handleCancel)
 	g.available = map[saml.Method]bool{}
 	for _, m := range g.methods {
-		if h := m.Handler(g); h != nil {
-			mux.Handle("/login/{flow}/"+m.Slug()+"/", h)
+		if h := m.Handler(host{g}); h != nil {
+			mux.Handle("/login/{login}/"+m.Slug()+"/", h)
 			g.available[m.ID()] = true
 		}
 	}
@@ -157,41 +155,136 @@ func (g *Gateway) checkRequest(r *http.Request) (*saml.ReceivedAuthnRequest, str
 	return req, relay, nil
 }
 
-// Flow implements flow.Host.
-func (g *Gateway) Flow(r *http.Request) (*flow.Flow, error) {
-	id := r.PathValue("flow")
+// flowOf returns the flow named in the request path, checked against the
+// browser's cookie, not done and not expired.
+func (g *Gateway) flowOf(r *http.Request) (*flow.Flow, error) {
+	id := r.PathValue("login")
 	if id == "" || len(id) > 64 {
-		return nil, ErrFlow
+		return nil, method.ErrNoLogin
 	}
 	f, err := g.flows.Get(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrFlow
+		return nil, method.ErrNoLogin
 	}
 	if err != nil {
 		return nil, err
 	}
 	ck, err := r.Cookie(flowCookiePrefix + id)
 	if err != nil || !f.CheckBrowserKey(ck.Value) {
-		return nil, ErrFlow
+		return nil, method.ErrNoLogin
 	}
 	if f.Done || !g.cfg.Now().Before(f.ExpiresAt) {
-		return nil, ErrFlow
+		return nil, method.ErrNoLogin
 	}
 	return f, nil
 }
 
-// Update implements flow.Host.
-func (g *Gateway) Update(ctx context.Context, id string, fn func(*flow.Flow) error) error {
-	return g.flows.Update(ctx, id, fn)
-}
-
-// Render implements flow.Host.
-func (g *Gateway) Render(w http.ResponseWriter, r *http.Request, status int, page string, data map[string]any) {
+// render writes one of the gateway's pages.
+func (g *Gateway) render(w http.ResponseWriter, r *http.Request, status int, page string, data map[string]any) {
 	pages.Render(w, r, status, page, data)
 }
 
-// Now implements flow.Host.
-func (g *Gateway) Now() time.Time { return g.cfg.Now() }
+// host is the gateway as the methods see it (method.Host).
+type host struct{ g *Gateway }
+
+// Login implements method.Host.
+func (h host) Login(r *http.Request) (*method.Login, error) {
+	f, err := h.g.flowOf(r)
+	if err != nil {
+		return nil, err
+	}
+	return h.g.loginOf(f), nil
+}
+
+// loginOf is the method's view of a flow.
+func (g *Gateway) loginOf(f *flow.Flow) *method.Login {
+	name := f.App
+	if sp, ok := g.serviceProvider(f.SPID); ok && sp.Name != "" {
+		name = sp.Name
+	}
+	data := make(map[string]string, len(f.Data))
+	for k, v := range f.Data {
+		data[k] = v
+	}
+	return &method.Login{ID: f.ID, SPID: f.SPID, Requester: name, RequestID: f.RequestID, MinLoA: f.MinLoA,
+		Lang: f.Lang, CreatedAt: f.CreatedAt, ExpiresAt: f.ExpiresAt, Data: data}
+}
+
+// Update implements method.Host: only the method's data changes.
+func (h host) Update(ctx context.Context, loginID string, fn func(data map[string]string) error) error {
+	err := h.g.flows.Update(ctx, loginID, func(f *flow.Flow) error {
+		if f.Done {
+			return method.ErrNoLogin
+		}
+		if f.Data == nil {
+			f.Data = map[string]string{}
+		}
+		return fn(f.Data)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return method.ErrNoLogin
+	}
+	return err
+}
+
+// Complete implements method.Host.
+func (h host) Complete(w http.ResponseWriter, r *http.Request, m method.Method, l *method.Login, c method.Citizen, loa saml.LoA) {
+	f, ok := h.g.flowFor(w, r, l)
+	if !ok {
+		return
+	}
+	f.Method = m.ID()
+	h.g.complete(w, r, f, c, loa)
+}
+
+// Fail implements method.Host.
+func (h host) Fail(w http.ResponseWriter, r *http.Request, l *method.Login, st *saml.StatusError) {
+	if f, ok := h.g.flowFor(w, r, l); ok {
+		h.g.fail(w, r, f, st)
+	}
+}
+
+// flowFor reads the flow behind a method's Login, answering the browser when
+// it cannot be continued.
+func (g *Gateway) flowFor(w http.ResponseWriter, r *http.Request, l *method.Login) (*flow.Flow, bool) {
+	if l == nil {
+		g.errorPage(w, r, http.StatusNotFound, "error.flow", nil)
+		return nil, false
+	}
+	f, err := g.flows.Get(r.Context(), l.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || (err == nil && f.Done):
+		g.errorPage(w, r, http.StatusNotFound, "error.flow", nil)
+		return nil, false
+	case err != nil:
+		g.log.ErrorContext(r.Context(), "gateway: reading a login", "flow", l.ID, "error", err)
+		g.errorPage(w, r, http.StatusServiceUnavailable, "error.request", nil)
+		return nil, false
+	}
+	return f, true
+}
+
+// Render implements method.Host.
+func (h host) Render(w http.ResponseWriter, r *http.Request, status int, page string, data map[string]any) {
+	pages.Render(w, r, status, page, data)
+}
+
+// Page implements method.Host.
+func (h host) Page(w http.ResponseWriter, r *http.Request, status int, title string, body template.HTML) {
+	pages.Layout(w, r, status, title, body)
+}
+
+// Citizens implements method.Host.
+func (h host) Citizens() method.Citizens { return citizenLookup{h.g.citizens} }
+
+// Notifier implements method.Host.
+func (h host) Notifier() method.Notifier { return h.g.notifier }
+
+// Now implements method.Host.
+func (h host) Now() time.Time { return h.g.cfg.Now() }
+
+// Logger implements method.Host.
+func (h host) Logger() *slog.Logger { return h.g.log }
 
 type chooserEntry struct {
 	ID        saml.Method
@@ -200,7 +293,7 @@ type chooserEntry struct {
 }
 
 func (g *Gateway) handleChooser(w http.ResponseWriter, r *http.Request) {
-	f, err := g.Flow(r)
+	f, err := g.flowOf(r)
 	if err != nil {
 		g.errorPage(w, r, http.StatusNotFound, "error.flow", nil)
 		return
@@ -224,8 +317,8 @@ func (g *Gateway) handleChooser(w http.ResponseWriter, r *http.Request) {
 
 // offered lists the methods the chooser shows for a flow: not disabled by the
 // request and able to reach its level of assurance.
-func (g *Gateway) offered(f *flow.Flow) []flow.Method {
-	var out []flow.Method
+func (g *Gateway) offered(f *flow.Flow) []method.Method {
+	var out []method.Method
 	for _, m := range g.methods {
 		disabled := false
 		for _, d := range f.Disabled {
@@ -239,36 +332,39 @@ func (g *Gateway) offered(f *flow.Flow) []flow.Method {
 }
 
 func (g *Gateway) handleCancel(w http.ResponseWriter, r *http.Request) {
-	f, err := g.Flow(r)
+	f, err := g.flowOf(r)
 	if err != nil {
 		g.errorPage(w, r, http.StatusNotFound, "error.flow", nil)
 		return
 	}
-	g.Fail(w, r, f, &saml.StatusError{Code: saml.StatusRequester, SubCode: saml.StatusRequestDenied, Message: "Cancelado por el usuario"})
+	g.fail(w, r, f, &saml.StatusError{Code: saml.StatusRequester, SubCode: saml.StatusRequestDenied, Message: "Cancelado por el usuario"})
 }
 
-// Complete implements flow.Host: the citizen is authenticated.
-func (g *Gateway) Complete(w http.ResponseWriter, r *http.Request, f *flow.Flow, c registry.Citizen, loa saml.LoA) {
+// complete ends a flow with the citizen authenticated at loa.
+func (g *Gateway) complete(w http.ResponseWriter, r *http.Request, f *flow.Flow, c Citizen, loa saml.LoA) {
 	if loa < f.MinLoA {
-		g.Fail(w, r, f, &saml.StatusError{Code: saml.StatusResponder, SubCode: saml.StatusNoAuthnContext, Message: "Nivel de seguridad insuficiente"})
+		g.fail(w, r, f, &saml.StatusError{Code: saml.StatusResponder, SubCode: saml.StatusNoAuthnContext, Message: "Nivel de seguridad insuficiente"})
 		return
 	}
 	g.answer(w, r, f, &c, loa, nil)
 }
 
-// Fail implements flow.Host.
-func (g *Gateway) Fail(w http.ResponseWriter, r *http.Request, f *flow.Flow, st *saml.StatusError) {
+// fail ends a flow with an error status.
+func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, f *flow.Flow, st *saml.StatusError) {
 	g.answer(w, r, f, nil, 0, st)
 }
 
 // answer marks the flow done (exactly once) and posts the signed Response.
-func (g *Gateway) answer(w http.ResponseWriter, r *http.Request, f *flow.Flow, c *registry.Citizen, loa saml.LoA, st *saml.StatusError) {
+func (g *Gateway) answer(w http.ResponseWriter, r *http.Request, f *flow.Flow, c *Citizen, loa saml.LoA, st *saml.StatusError) {
 	ctx := r.Context()
 	err := g.flows.Update(ctx, f.ID, func(cur *flow.Flow) error {
 		if cur.Done {
-			return ErrFlow
+			return method.ErrNoLogin
 		}
 		cur.Done = true
+		if f.Method != "" {
+			cur.Method = f.Method
+		}
 		return nil
 	})
 	if err != nil {

@@ -1,4 +1,4 @@
-package clave
+package gateway
 
 import (
 	"context"
@@ -16,50 +16,33 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clave-go/clave/gateway/method"
 	"github.com/clave-go/clave/internal/dni"
 	"github.com/clave-go/clave/internal/flow"
-	"github.com/clave-go/clave/internal/notify"
 	"github.com/clave-go/clave/internal/registry"
 	"github.com/clave-go/clave/internal/store"
+	"github.com/clave-go/clave/internal/store/sqlite"
 	"github.com/clave-go/clave/pin"
 	"github.com/clave-go/clave/saml"
 )
 
-// Citizen is a person registered at the reference gateway.
-type Citizen = registry.Citizen
-
-// Level is a citizen's registration level; Status their standing.
+// Citizen is a person registered at the gateway; Level is their
+// registration level and Status their standing. They are the method
+// contract's types, named here for convenience.
 type (
-	Level  = registry.Level
-	Status = registry.Status
+	Citizen = method.Citizen
+	Level   = method.Level
+	Status  = method.Status
 )
 
 // Registration levels and statuses of a Citizen.
 const (
-	LevelBasic    = registry.LevelBasic
-	LevelAdvanced = registry.LevelAdvanced
-	StatusActive  = registry.StatusActive
-	StatusBlocked = registry.StatusBlocked
-	StatusGaveUp  = registry.StatusGaveUp
+	LevelBasic    = method.LevelBasic
+	LevelAdvanced = method.LevelAdvanced
+	StatusActive  = method.StatusActive
+	StatusBlocked = method.StatusBlocked
+	StatusGaveUp  = method.StatusGaveUp
 )
-
-// Notifier delivers the gateway's SMS and app notifications; Message is one of
-// them and Inbox the reference implementation that keeps them for tests.
-type (
-	Notifier = notify.Notifier
-	Message  = notify.Message
-	Inbox    = notify.Inbox
-)
-
-// Notification channels.
-const (
-	ChannelSMS = notify.SMS
-	ChannelApp = notify.App
-)
-
-// ParseDocument validates and normalises a DNI or NIE ("12.345.678-z" →
-// "12345678Z").
-func ParseDocument(s string) (dni.ID, error) { return dni.Parse(s) }
 
 // ServiceProvider is a service registered at the gateway.
 type ServiceProvider struct {
@@ -87,8 +70,8 @@ func (sp *ServiceProvider) allows(acs string) bool {
 	return false
 }
 
-// GatewayConfig configures a reference Gateway.
-type GatewayConfig struct {
+// Config configures a reference Gateway.
+type Config struct {
 	// BaseURL is the gateway's public URL (e.g. "http://127.0.0.1:9000");
 	// requests must be addressed to BaseURL + /Proxy2/ServiceProvider.
 	BaseURL string
@@ -102,7 +85,7 @@ type GatewayConfig struct {
 	NextCertificates []*x509.Certificate
 	// ServiceProviders are registered at start; more with RegisterServiceProvider.
 	ServiceProviders []ServiceProvider
-	// DB is the gateway's database (see OpenGatewayDB); nil keeps everything in
+	// DB is the gateway's database (see OpenDB); nil keeps everything in
 	// memory.
 	DB *sql.DB
 	// PINSecret keys the hashes of Cl@ve PINs at rest (≥ 32 bytes). Keep it
@@ -133,6 +116,11 @@ type GatewayConfig struct {
 	// registered service a forged response and move the clock: test and demo
 	// gateways only.
 	AdminToken string
+	// Methods are offered on the chooser besides the built-in ones (Cl@ve
+	// PIN, and the methods not built yet shown as unavailable); one with the
+	// ID of a built-in method replaces it. See package method for writing
+	// one.
+	Methods []method.Method
 	// NextSigningKey is the RSA private key of NextCertificates[0]. Only armed
 	// faults use it, for cases signed with the next key of a rollover; without
 	// it those cases are signed with a generated key that services do not
@@ -144,16 +132,16 @@ type GatewayConfig struct {
 // the real gateway's protocol, offers Cl@ve PIN and shows the other methods as
 // unavailable until they are built.
 type Gateway struct {
-	cfg       GatewayConfig
+	cfg       Config
 	endpoint  string
 	signer    *saml.Signer
 	flows     flow.Store
 	citizens  registry.Store
 	pins      *pin.Service
 	pinMethod *pin.Method
-	inbox     *notify.Inbox
-	notifier  notify.Notifier
-	methods   []flow.Method
+	inbox     *Inbox
+	notifier  Notifier
+	methods   []method.Method
 	// available marks the methods with pages on this gateway.
 	available map[saml.Method]bool
 	mux       *http.ServeMux
@@ -167,27 +155,27 @@ type Gateway struct {
 	sps map[string]*ServiceProvider
 }
 
-// OpenGatewayDB opens (creating) the gateway's SQLite database at path, durable
+// OpenDB opens (creating) the gateway's SQLite database at path, durable
 // on every acknowledged write; ":memory:" for a throwaway one.
-func OpenGatewayDB(ctx context.Context, path string) (*sql.DB, error) {
-	return store.Open(ctx, path)
+func OpenDB(ctx context.Context, path string) (*sql.DB, error) {
+	return sqlite.Open(ctx, path)
 }
 
 // NewGateway builds a Gateway.
-func NewGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
+func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	u, err := url.Parse(cfg.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, errors.New("clave: gateway BaseURL must be an absolute http(s) URL")
+		return nil, errors.New("gateway: gateway BaseURL must be an absolute http(s) URL")
 	}
 	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
 	if cfg.Issuer == "" {
 		cfg.Issuer = cfg.BaseURL
 	}
 	if cfg.SigningKey == nil || cfg.SigningCertificate == nil {
-		return nil, errors.New("clave: gateway needs SigningKey and SigningCertificate")
+		return nil, errors.New("gateway: gateway needs SigningKey and SigningCertificate")
 	}
 	if _, ok := cfg.SigningKey.Public().(*rsa.PublicKey); !ok {
-		return nil, errors.New("clave: gateway SigningKey must be RSA")
+		return nil, errors.New("gateway: gateway SigningKey must be RSA")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -214,11 +202,11 @@ func NewGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 		sps:      map[string]*ServiceProvider{},
 	}
 	if cfg.Notifier == nil {
-		g.inbox = notify.NewInbox(0, cfg.Now)
+		g.inbox = NewInbox(0, cfg.Now)
 		g.notifier = g.inbox
 	} else {
 		g.notifier = cfg.Notifier
-		g.inbox, _ = cfg.Notifier.(*notify.Inbox)
+		g.inbox, _ = cfg.Notifier.(*Inbox)
 	}
 	var pinStore pin.Store
 	if cfg.DB != nil {
@@ -253,13 +241,18 @@ func NewGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 			return nil, err
 		}
 	}
-	g.pinMethod = pin.NewMethod(g.pins, g.citizens, g.notifier, g.log)
-	g.methods = []flow.Method{
+	g.pinMethod = pin.NewMethod(g.pins, citizenLookup{g.citizens}, g.notifier, g.log)
+	g.methods = []method.Method{
 		unavailableMethod{saml.MethodMovil, saml.LoASubstantial, "movil"},
 		g.pinMethod,
 		unavailableMethod{saml.MethodGISS, saml.LoASubstantial, "permanente"},
 		unavailableMethod{saml.MethodAfirma, saml.LoAHigh, "certificado"},
 		unavailableMethod{saml.MethodEIDAS, saml.LoAHigh, "eidas"},
+	}
+	for _, m := range cfg.Methods {
+		if err := g.addMethod(m); err != nil {
+			return nil, err
+		}
 	}
 	g.routes()
 	if err := g.initControls(ctx); err != nil {
@@ -271,14 +264,14 @@ func NewGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 // RegisterServiceProvider adds or replaces a service.
 func (g *Gateway) RegisterServiceProvider(sp ServiceProvider) error {
 	if sp.SPID == "" || strings.Contains(sp.SPID, ";") {
-		return errors.New("clave: service provider needs an SPID without ';'")
+		return errors.New("gateway: service provider needs an SPID without ';'")
 	}
 	if len(sp.Certificates) == 0 || len(sp.ACSURLs) == 0 {
-		return fmt.Errorf("clave: service provider %s needs certificates and ACS URLs", sp.SPID)
+		return fmt.Errorf("gateway: service provider %s needs certificates and ACS URLs", sp.SPID)
 	}
 	for _, u := range sp.ACSURLs {
 		if err := absoluteURL(u); err != nil {
-			return fmt.Errorf("clave: service provider %s: ACS URL %q: %w", sp.SPID, u, err)
+			return fmt.Errorf("gateway: service provider %s: ACS URL %q: %w", sp.SPID, u, err)
 		}
 	}
 	cp := sp
@@ -350,7 +343,38 @@ type unavailableMethod struct {
 func (m unavailableMethod) ID() saml.Method                { return m.id }
 func (m unavailableMethod) MaxLoA() saml.LoA               { return m.max }
 func (m unavailableMethod) Slug() string                   { return m.slug }
-func (m unavailableMethod) Handler(flow.Host) http.Handler { return nil }
+func (m unavailableMethod) Handler(method.Host) http.Handler { return nil }
+
+// addMethod offers m on the chooser, in place of the method with the same ID
+// or slug if there is one.
+func (g *Gateway) addMethod(m method.Method) error {
+	if m == nil || m.ID() == "" || m.Slug() == "" || strings.ContainsAny(m.Slug(), "/{}") {
+		return errors.New("gateway: a method needs an ID and a slug without '/', '{' or '}'")
+	}
+	for i, have := range g.methods {
+		if have.ID() == m.ID() || have.Slug() == m.Slug() {
+			g.methods[i] = m
+			return nil
+		}
+	}
+	g.methods = append(g.methods, m)
+	return nil
+}
+
+// citizenLookup serves method.Citizens from the registry.
+type citizenLookup struct{ st registry.Store }
+
+func (l citizenLookup) Citizen(ctx context.Context, id string) (Citizen, error) {
+	d, err := dni.Parse(id)
+	if err != nil {
+		return Citizen{}, fmt.Errorf("%w: not a valid DNI or NIE", method.ErrUnknownCitizen)
+	}
+	c, err := l.st.Get(ctx, d)
+	if errors.Is(err, store.ErrNotFound) {
+		return Citizen{}, fmt.Errorf("%w: %s", method.ErrUnknownCitizen, d.Masked())
+	}
+	return c, err
+}
 
 // LoadCitizens reads a citizens seed file (JSON, see examples/gateway).
 func LoadCitizens(r io.Reader) ([]Citizen, error) { return registry.LoadSeed(r) }

@@ -1,8 +1,4 @@
-// Package notify delivers SMS and app notifications for the reference gateway.
-// The reference Notifier keeps every message in a per-recipient inbox that
-// tests, the demo page and the citizen-app simulator read: nothing leaves the
-// process.
-package notify
+package gateway
 
 import (
 	"context"
@@ -10,38 +6,31 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/clave-go/clave/gateway/method"
 )
 
-// Channel says how a message travels.
-type Channel string
+// Channel says how a message travels; Message is one notification, and
+// Notifier what delivers them (the gateway's SMS provider and app push).
+// They are the method contract's types, named here for convenience.
+type (
+	Channel  = method.Channel
+	Message  = method.Message
+	Notifier = method.Notifier
+)
 
 // Channels.
 const (
-	SMS Channel = "sms"
-	App Channel = "app" // a push to the citizen's active Cl@ve app
+	ChannelSMS = method.SMS
+	ChannelApp = method.App // a push to the citizen's active Cl@ve app
 )
 
-// Message is one delivered notification.
-type Message struct {
-	Channel Channel
-	// To is the phone number (E.164) for SMS, the citizen identifier for App.
-	To   string
-	Text string
-	// Code is the secret the message carries (a PIN, an OTP), so a scripted
-	// phone can use it without parsing Text.
-	Code   string
-	SentAt time.Time
-}
-
-// Notifier delivers messages. Implementations must not log Code or Text.
-type Notifier interface {
-	Send(ctx context.Context, m Message) error
-}
-
 // ErrNoMessage is returned when an inbox holds nothing matching.
-var ErrNoMessage = errors.New("notify: no message")
+var ErrNoMessage = errors.New("gateway: no message")
 
-// Inbox is the reference Notifier: it keeps the last messages per recipient.
+// Inbox is the reference Notifier: it keeps the last messages per recipient
+// in memory, for tests, the demo's inbox page and the citizen-app simulator
+// to read. Nothing leaves the process.
 type Inbox struct {
 	mu    sync.Mutex
 	boxes map[string][]Message
@@ -66,7 +55,7 @@ func key(c Channel, to string) string { return string(c) + ":" + strings.TrimSpa
 // Send implements Notifier.
 func (in *Inbox) Send(_ context.Context, m Message) error {
 	if m.To == "" {
-		return errors.New("notify: message without recipient")
+		return errors.New("gateway: message without recipient")
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()

@@ -1,4 +1,4 @@
-package clave
+package gateway
 
 import (
 	"context"
@@ -24,16 +24,16 @@ import (
 var (
 	// ErrUnknownFault is returned by ArmFault for a case ID that is not in
 	// the fault catalogue.
-	ErrUnknownFault = errors.New("clave: no such fault case")
+	ErrUnknownFault = errors.New("gateway: no such fault case")
 	// ErrFaultNotDeliverable is returned by ArmFault for a case this gateway
 	// cannot send to that service: it needs an encryption certificate the
 	// service did not register, a signing key that is not an
 	// *rsa.PrivateKey, or a SAMLResponse field that is not canonical,
 	// non-empty base64 (the POST binding encodes the message itself).
-	ErrFaultNotDeliverable = errors.New("clave: fault cannot be delivered by this gateway")
+	ErrFaultNotDeliverable = errors.New("gateway: fault cannot be delivered by this gateway")
 	// ErrUnknownPersona is returned by ArmPersona for an identifier that is
 	// not one of Personas.
-	ErrUnknownPersona = errors.New("clave: no such persona")
+	ErrUnknownPersona = errors.New("gateway: no such persona")
 )
 
 // gatewayClock is the configured clock plus an offset the test controls can
@@ -137,10 +137,10 @@ func (g *Gateway) initControls(ctx context.Context) error {
 	if k := g.cfg.NextSigningKey; k != nil {
 		rk, ok := k.(*rsa.PrivateKey)
 		if !ok {
-			return errors.New("clave: gateway NextSigningKey must be an *rsa.PrivateKey")
+			return errors.New("gateway: gateway NextSigningKey must be an *rsa.PrivateKey")
 		}
 		if len(g.cfg.NextCertificates) == 0 || !rk.PublicKey.Equal(g.cfg.NextCertificates[0].PublicKey) {
-			return errors.New("clave: gateway NextSigningKey must be the key of NextCertificates[0]")
+			return errors.New("gateway: gateway NextSigningKey must be the key of NextCertificates[0]")
 		}
 	}
 	if g.cfg.AdminToken != "" {
@@ -218,7 +218,7 @@ func (g *Gateway) tryFault(fc faults.Case, sp *ServiceProvider) error {
 	}
 	d, err := fc.Build(b)
 	if err != nil {
-		return fmt.Errorf("clave: fault %s: %w", fc.ID, err)
+		return fmt.Errorf("gateway: fault %s: %w", fc.ID, err)
 	}
 	if d.RawForm != nil {
 		if _, ok := rawMessage(*d.RawForm); !ok {
@@ -252,7 +252,7 @@ func (g *Gateway) DisarmAll() {
 // Personas, in any form ParseDocument accepts) would end it: see Personas for
 // each outcome. Several armed for a service answer in the order they were
 // armed. The personas must be registered (SeedPersonas or
-// GatewayConfig.Personas) for the outcomes that assert an identity.
+// Config.Personas) for the outcomes that assert an identity.
 func (g *Gateway) ArmPersona(spid, personaID string) error {
 	p, ok := persona(personaID)
 	if !ok {
@@ -290,16 +290,16 @@ func (g *Gateway) answerArmedPersona(w http.ResponseWriter, r *http.Request, f *
 		if sp, ok := g.serviceProvider(f.SPID); ok && sp.Name != "" {
 			name = sp.Name
 		}
-		g.Render(w, r, http.StatusOK, "persona_wait", map[string]any{"Requester": name, "CancelURL": "/login/" + f.ID + "/cancel"})
+		g.render(w, r, http.StatusOK, "persona_wait", map[string]any{"Requester": name, "CancelURL": "/login/" + f.ID + "/cancel"})
 	case OutcomeDeclines:
-		g.Fail(w, r, f, &saml.StatusError{Code: saml.StatusRequester, SubCode: saml.StatusRequestDenied, Message: "Rechazado por el usuario"})
+		g.fail(w, r, f, &saml.StatusError{Code: saml.StatusRequester, SubCode: saml.StatusRequestDenied, Message: "Rechazado por el usuario"})
 	case OutcomeBlocked, OutcomeGaveUp:
-		g.Fail(w, r, f, &saml.StatusError{Code: saml.StatusResponder, SubCode: saml.StatusAuthnFailed, Message: "Autenticación fallida"})
+		g.fail(w, r, f, &saml.StatusError{Code: saml.StatusResponder, SubCode: saml.StatusAuthnFailed, Message: "Autenticación fallida"})
 	default:
 		c, err := g.citizens.Get(ctx, p.id)
 		if err != nil {
 			g.log.ErrorContext(ctx, "gateway: armed persona is not registered (SeedPersonas)", "persona", p.id, "error", err)
-			g.Fail(w, r, f, &saml.StatusError{Code: saml.StatusResponder, SubCode: saml.StatusAuthnFailed, Message: "Autenticación fallida"})
+			g.fail(w, r, f, &saml.StatusError{Code: saml.StatusResponder, SubCode: saml.StatusAuthnFailed, Message: "Autenticación fallida"})
 			return true
 		}
 		// At the persona's own level even below the one asked for, so that
@@ -421,7 +421,7 @@ func (g *Gateway) faultKeys() (next, untrusted *faults.KeyPair, err error) {
 	gen := func(cn string) (*faults.KeyPair, error) {
 		kp, err := pki.Generate(cn, 2048, g.cfg.Now().Add(-time.Hour), 2*365*24*time.Hour)
 		if err != nil {
-			return nil, fmt.Errorf("clave: fault keys: %w", err)
+			return nil, fmt.Errorf("gateway: fault keys: %w", err)
 		}
 		return &faults.KeyPair{Key: kp.Key, Certificate: kp.Certificate}, nil
 	}

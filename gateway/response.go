@@ -1,17 +1,16 @@
-package clave
+package gateway
 
 import (
 	"bytes"
 
 	"github.com/clave-go/clave/internal/flow"
-	"github.com/clave-go/clave/internal/registry"
 	"github.com/clave-go/clave/saml"
 )
 
 // buildResponse issues the signed Response for a flow: the citizen's identity at
 // loa, or the status st. Attributes follow the real gateway: PersonIdentifier,
 // names and SelectedIdP always; DateOfBirth when asked for.
-func (g *Gateway) buildResponse(f *flow.Flow, c *registry.Citizen, loa saml.LoA, st *saml.StatusError) ([]byte, error) {
+func (g *Gateway) buildResponse(f *flow.Flow, c *Citizen, loa saml.LoA, st *saml.StatusError) ([]byte, error) {
 	p, err := g.responseParams(f, c, loa, st)
 	if err != nil {
 		return nil, err
@@ -42,7 +41,7 @@ func (g *Gateway) buildResponse(f *flow.Flow, c *registry.Citizen, loa saml.LoA,
 
 // responseParams are the fields of a flow's Response, IDs included, so that
 // the genuine response and an armed fault's variant of it agree.
-func (g *Gateway) responseParams(f *flow.Flow, c *registry.Citizen, loa saml.LoA, st *saml.StatusError) (saml.ResponseParams, error) {
+func (g *Gateway) responseParams(f *flow.Flow, c *Citizen, loa saml.LoA, st *saml.StatusError) (saml.ResponseParams, error) {
 	rid, err := saml.NewID(nil)
 	if err != nil {
 		return saml.ResponseParams{}, err
@@ -63,7 +62,7 @@ func (g *Gateway) responseParams(f *flow.Flow, c *registry.Citizen, loa saml.LoA
 		LoA:            loa,
 	}
 	if c != nil {
-		id := c.ID.String()
+		id := c.ID
 		format := f.NameIDFormat
 		if format == "" || format == saml.NameIDUnspecified {
 			format = saml.NameIDTransient

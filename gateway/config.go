@@ -1,4 +1,4 @@
-package clave
+package gateway
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"net/url"
 	"path/filepath"
 	"strings"
 
@@ -28,15 +29,15 @@ type ServiceProviderConfigError struct {
 	Err   error
 }
 
-// Error reads "clave: <file>: service provider <i> (<spid>): <reason>".
+// Error reads "gateway: <file>: service provider <i> (<spid>): <reason>".
 func (e *ServiceProviderConfigError) Error() string {
 	switch {
 	case e.Index < 0:
-		return fmt.Sprintf("clave: %s: %v", e.File, e.Err)
+		return fmt.Sprintf("gateway: %s: %v", e.File, e.Err)
 	case e.SPID == "":
-		return fmt.Sprintf("clave: %s: service provider %d: %v", e.File, e.Index, e.Err)
+		return fmt.Sprintf("gateway: %s: service provider %d: %v", e.File, e.Index, e.Err)
 	default:
-		return fmt.Sprintf("clave: %s: service provider %d (%s): %v", e.File, e.Index, e.SPID, e.Err)
+		return fmt.Sprintf("gateway: %s: service provider %d (%s): %v", e.File, e.Index, e.SPID, e.Err)
 	}
 }
 
@@ -171,4 +172,15 @@ func readCertificates(dir, ref string) ([]*x509.Certificate, error) {
 		}
 	}
 	return pki.ParseCertificates(data)
+}
+
+func absoluteURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return errors.New("must be an absolute http(s) URL")
+	}
+	return nil
 }

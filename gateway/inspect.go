@@ -1,4 +1,4 @@
-package clave
+package gateway
 
 import (
 	"bytes"
