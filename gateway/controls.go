@@ -462,3 +462,8 @@ func newSecret(n int) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// Now is the gateway's clock: the configured one plus every AdvanceClock.
+// A service tested against the gateway can share it (clave.Config.Now), so
+// that advancing it moves both.
+func (g *Gateway) Now() time.Time { return g.clock.Now() }
