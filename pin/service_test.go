@@ -16,8 +16,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/clave-go/clave/internal/store"
+	"github.com/clave-go/clave/internal/store/sqlite"
 	"github.com/clave-go/clave/pin"
+	"github.com/clave-go/clave/pin/pintest"
 )
 
 const (
@@ -70,7 +71,7 @@ func storeKinds() []storeKind {
 func openSQL(t *testing.T, path string) *pin.SQLStore {
 	t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, path)
+	db, err := sqlite.Open(ctx, path)
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	st, err := pin.NewSQLStore(ctx, db)
@@ -197,7 +198,7 @@ var rules = []struct {
 		assert.ErrorIs(t, err, pin.ErrNoPending)
 		assert.Equal(t, pin.Status{}, e.status(), "nothing to guess at, nothing counted")
 		_, err = e.st.Get(e.ctx, citizen)
-		assert.ErrorIs(t, err, store.ErrNotFound, "no record for a stranger's attempts")
+		assert.ErrorIs(t, err, pin.ErrNoRecord, "no record for a stranger's attempts")
 	}},
 	{"ValidUntilTheEnd", func(t *testing.T, e *env) {
 		iss := e.request("")
@@ -462,7 +463,7 @@ func TestPersistence(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "pin.db")
 	clk := &clock{now: t0}
 	open := func(secret []byte) (*pin.Service, func()) {
-		db, err := store.Open(ctx, path)
+		db, err := sqlite.Open(ctx, path)
 		require.NoError(t, err)
 		st, err := pin.NewSQLStore(ctx, db)
 		require.NoError(t, err)
@@ -506,26 +507,26 @@ func TestPersistence(t *testing.T) {
 
 func TestStoreConformance(t *testing.T) {
 	t.Run("memory", func(t *testing.T) {
-		pin.RunStoreConformance(t, func(*testing.T) pin.Store { return pin.NewMemoryStore() })
+		pintest.RunStoreTests(t, func(*testing.T) pin.Store { return pin.NewMemoryStore() })
 	})
 	t.Run("zero memory", func(t *testing.T) {
-		pin.RunStoreConformance(t, func(*testing.T) pin.Store { return new(pin.MemoryStore) })
+		pintest.RunStoreTests(t, func(*testing.T) pin.Store { return new(pin.MemoryStore) })
 	})
 	t.Run("sqlite file", func(t *testing.T) {
-		pin.RunStoreConformance(t, func(t *testing.T) pin.Store {
+		pintest.RunStoreTests(t, func(t *testing.T) pin.Store {
 			return openSQL(t, filepath.Join(t.TempDir(), "pin.db"))
 		})
 	})
 	t.Run("sqlite memory", func(t *testing.T) {
-		pin.RunStoreConformance(t, func(t *testing.T) pin.Store { return openSQL(t, ":memory:") })
+		pintest.RunStoreTests(t, func(t *testing.T) pin.Store { return openSQL(t, ":memory:") })
 	})
 	t.Run("sqlite deferred transactions", func(t *testing.T) {
 		// A database opened without _txlock=immediate must still update
 		// atomically: Update takes the write lock with its first statement.
-		pin.RunStoreConformance(t, func(t *testing.T) pin.Store {
+		pintest.RunStoreTests(t, func(t *testing.T) pin.Store {
 			ctx := context.Background()
 			path := filepath.Join(t.TempDir(), "pin.db")
-			db, err := store.Open(ctx, path)
+			db, err := sqlite.Open(ctx, path)
 			require.NoError(t, err)
 			require.NoError(t, db.Close())
 			db, err = sqlOpenDeferred(path)

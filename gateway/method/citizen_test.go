@@ -2,14 +2,41 @@ package method
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/clave-go/clave/internal/dni"
 )
+
+// testDNI returns the normalised DNI with number n and its check letter.
+func testDNI(n int) string { return fmt.Sprintf("%08d%c", n, "TRWAGMYFPDXBNJZSQVHLCKE"[n%23]) }
+
+// testNIE returns the normalised X-series NIE with number n (below
+// 10,000,000); X counts as a leading 0 for the check letter.
+func testNIE(n int) string { return fmt.Sprintf("X%07d%c", n, "TRWAGMYFPDXBNJZSQVHLCKE"[n%23]) }
+
+func day(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
+
+// testCitizen is a valid, already normalised DNI holder whose identifier and
+// phone derive from n (below 100,000,000).
+func testCitizen(n int) Citizen {
+	return Citizen{
+		ID:            testDNI(n),
+		ValidUntil:    day(2031, time.March, 9),
+		IssuedOn:      day(2021, time.March, 9),
+		GivenName:     "MARÍA JOSÉ",
+		FirstSurname:  "GARCÍA",
+		SecondSurname: "LÓPEZ",
+		DateOfBirth:   day(1980, time.May, 17),
+		Phone:         fmt.Sprintf("+346%08d", n),
+		Email:         fmt.Sprintf("citizen%d@example.es", n),
+		Level:         LevelAdvanced,
+		Status:        StatusActive,
+		CreatedAt:     time.Date(2024, time.June, 1, 10, 30, 15, 123456789, time.UTC),
+	}
+}
 
 func TestNormalizePhone(t *testing.T) {
 	for _, in := range []string{"600000000", "600 000 000", "600-00-00-00", "+34600000000", "+34 600 000 000",
@@ -33,11 +60,11 @@ func TestNormalizePhone(t *testing.T) {
 }
 
 func TestMatchContrast(t *testing.T) {
-	dniHolder := conformanceCitizen(1) // valid until 2031-03-09, issued 2021-03-09
-	permanent := conformanceCitizen(2)
+	dniHolder := testCitizen(1) // valid until 2031-03-09, issued 2021-03-09
+	permanent := testCitizen(2)
 	permanent.ValidUntil, permanent.IssuedOn = day(9999, time.January, 1), day(2015, time.February, 28)
-	nie := conformanceCitizen(3)
-	nie.ID, nie.SupportNumber = conformanceNIE(1234567), "E12345678"
+	nie := testCitizen(3)
+	nie.ID, nie.SupportNumber = testNIE(1234567), "E12345678"
 	tests := []struct {
 		name  string
 		c     Citizen
@@ -76,11 +103,11 @@ func TestMatchContrast(t *testing.T) {
 }
 
 func TestIsPermanentDNI(t *testing.T) {
-	c := conformanceCitizen(1)
+	c := testCitizen(1)
 	assert.False(t, c.IsPermanentDNI())
 	c.ValidUntil = time.Date(9999, time.January, 1, 0, 0, 0, 0, time.FixedZone("CET", 3600))
 	assert.True(t, c.IsPermanentDNI(), "a calendar date, whatever its location")
-	c.ID = conformanceNIE(1)
+	c.ID = testNIE(1)
 	assert.False(t, c.IsPermanentDNI(), "only a DNI can be permanent")
 }
 
@@ -96,7 +123,7 @@ func TestFamilyNames(t *testing.T) {
 }
 
 func TestValidateReportsEveryField(t *testing.T) {
-	err := Citizen{ID: conformanceDNI(1)}.Validate()
+	err := Citizen{ID: testDNI(1)}.Validate()
 	require.ErrorIs(t, err, ErrInvalid)
 	var fields []string
 	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
@@ -105,10 +132,10 @@ func TestValidateReportsEveryField(t *testing.T) {
 		fields = append(fields, fe.Field)
 	}
 	assert.Equal(t, []string{"valid_until", "given_name", "first_surname", "date_of_birth", "phone", "email", "level", "status"}, fields)
-	assert.NotContains(t, err.Error(), conformanceDNI(1).String())
+	assert.NotContains(t, err.Error(), testDNI(1))
 
-	assert.NoError(t, conformanceCitizen(1).Validate())
-	c := conformanceCitizen(1)
+	assert.NoError(t, testCitizen(1).Validate())
+	c := testCitizen(1)
 	c.Phone = "600 000 001"
 	c.ValidUntil = c.ValidUntil.In(time.FixedZone("CET", 3600))
 	assert.NoError(t, c.Validate(), "forms the stores normalise are valid")

@@ -1,4 +1,4 @@
-package flow
+package flow_test
 
 import (
 	"context"
@@ -9,29 +9,31 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/clave-go/clave/internal/store"
+	"github.com/clave-go/clave/internal/flow"
+	"github.com/clave-go/clave/internal/flow/flowtest"
+	"github.com/clave-go/clave/internal/store/sqlite"
 )
 
 func TestMemoryStoreConformance(t *testing.T) {
-	RunStoreConformance(t, func(t *testing.T, now func() time.Time) Store { return NewMemoryStore(now) })
+	flowtest.RunStoreTests(t, func(t *testing.T, now func() time.Time) flow.Store { return flow.NewMemoryStore(now) })
 }
 
 func TestSQLStoreConformance(t *testing.T) {
-	RunStoreConformance(t, func(t *testing.T, now func() time.Time) Store {
-		db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "flows.db"))
+	flowtest.RunStoreTests(t, func(t *testing.T, now func() time.Time) flow.Store {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "flows.db"))
 		require.NoError(t, err)
 		t.Cleanup(func() { db.Close() })
-		s, err := NewSQLStore(context.Background(), db, now)
+		s, err := flow.NewSQLStore(context.Background(), db, now)
 		require.NoError(t, err)
 		return s
 	})
 }
 
 func TestBrowserKey(t *testing.T) {
-	key, hash, err := NewBrowserKey()
+	key, hash, err := flow.NewBrowserKey()
 	require.NoError(t, err)
-	f := &Flow{BrowserKeyHash: hash}
+	f := &flow.Flow{BrowserKeyHash: hash}
 	assert.True(t, f.CheckBrowserKey(key))
 	assert.False(t, f.CheckBrowserKey(key+"x"))
-	assert.False(t, (&Flow{}).CheckBrowserKey(key), "a flow without a key matches nothing")
+	assert.False(t, (&flow.Flow{}).CheckBrowserKey(key), "a flow without a key matches nothing")
 }

@@ -14,7 +14,7 @@ func Example() {
 	ctx := context.Background()
 	st := registry.NewMemoryStore()
 	err := st.Put(ctx, registry.Citizen{
-		ID:            dni.MustParse("12345678Z"),
+		ID:            "12345678Z",
 		ValidUntil:    time.Date(2030, time.January, 1, 0, 0, 0, 0, time.UTC),
 		GivenName:     "MARIA",
 		FirstSurname:  "GARCIA",
@@ -30,7 +30,7 @@ func Example() {
 		return
 	}
 	c, _ := st.Get(ctx, dni.MustParse("12345678z"))
-	fmt.Println(c.ID.Masked(), c.FamilyNames(), c.Phone)
+	fmt.Println(c.Masked(), c.FamilyNames(), c.Phone)
 	fmt.Println(c.MatchContrast("01/01/2030"), c.MatchContrast("02/01/2030"))
 	// Output:
 	// *****678Z GARCIA LOPEZ +34600000001
@@ -39,7 +39,7 @@ func Example() {
 
 func ExampleCitizen_Validate() {
 	c := registry.Citizen{
-		ID:            dni.MustParse("X1234567L"),
+		ID:            "X1234567L",
 		SupportNumber: "E1234",
 		GivenName:     "ANNA",
 		FirstSurname:  "SCHMIDT",
@@ -54,6 +54,6 @@ func ExampleCitizen_Validate() {
 	fmt.Println(err)
 	// Output:
 	// true
-	// registry: invalid support_number: a NIE needs its support number: E or C followed by 8 digits
-	// registry: invalid phone: not a Spanish mobile number (6XX or 71X-74X)
+	// method: invalid citizen support_number: a NIE needs its support number: E or C followed by 8 digits
+	// method: invalid citizen phone: not a Spanish mobile number (6XX or 71X-74X)
 }

@@ -1,4 +1,4 @@
-package registry
+package registry_test
 
 import (
 	"os"
@@ -9,14 +9,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clave-go/clave/internal/dni"
+	"github.com/clave-go/clave/internal/registry"
 )
 
-func loadTestSeed(t *testing.T) []Citizen {
+func loadTestSeed(t *testing.T) []registry.Citizen {
 	t.Helper()
 	f, err := os.Open("testdata/seed.json")
 	require.NoError(t, err)
 	defer f.Close()
-	citizens, err := LoadSeed(f)
+	citizens, err := registry.LoadSeed(f)
 	require.NoError(t, err)
 	return citizens
 }
@@ -27,10 +28,10 @@ func TestSeedFile(t *testing.T) {
 
 	var nie, permanent, basic, blocked int
 	for _, c := range citizens {
-		require.NoError(t, c.Validate(), c.ID.Masked())
+		require.NoError(t, c.Validate(), c.Masked())
 		assert.True(t, c.CreatedAt.IsZero(), "the store stamps registration time")
 		switch {
-		case c.ID.Kind() == dni.KindNIE:
+		case dni.MustParse(c.ID).Kind() == dni.KindNIE:
 			nie++
 			assert.True(t, c.MatchContrast(strings.ToLower(c.SupportNumber)))
 		case c.IsPermanentDNI():
@@ -40,10 +41,10 @@ func TestSeedFile(t *testing.T) {
 		default:
 			assert.True(t, c.MatchContrast(c.ValidUntil.Format("02-01-2006")))
 		}
-		if c.Level == LevelBasic {
+		if c.Level == registry.LevelBasic {
 			basic++
 		}
-		if c.Status == StatusBlocked {
+		if c.Status == registry.StatusBlocked {
 			blocked++
 		}
 	}
@@ -52,9 +53,9 @@ func TestSeedFile(t *testing.T) {
 	assert.Positive(t, basic, "a basic-level citizen")
 	assert.Positive(t, blocked, "a blocked citizen")
 
-	s := NewMemoryStore()
-	require.NoError(t, SeedStore(t.Context(), s, citizens))
-	require.NoError(t, SeedStore(t.Context(), s, citizens), "seeding twice is harmless")
+	s := registry.NewMemoryStore()
+	require.NoError(t, registry.SeedStore(t.Context(), s, citizens))
+	require.NoError(t, registry.SeedStore(t.Context(), s, citizens), "seeding twice is harmless")
 	all, err := s.List(t.Context())
 	require.NoError(t, err)
 	assert.Len(t, all, len(citizens))
@@ -78,15 +79,15 @@ func TestLoadSeedErrors(t *testing.T) {
 		{"unknown citizen field", `{"citizens":[` + strings.Replace(good, `"email"`, `"mail"`, 1) + `]}`, "unknown field"},
 		{"trailing data", `{"citizens":[]} {}`, "after the JSON object"},
 		{"no citizens", `{}`, "missing"},
-		{"bad check letter", `{"citizens":[` + good + `,` + strings.Replace(other, "23456789D", "23456789A", 1) + `]}`, "citizen 1: registry: invalid id"},
-		{"bad date", `{"citizens":[` + strings.Replace(good, "2030-01-01", "01/01/2030", 1) + `]}`, "citizen 0: registry: invalid valid_until"},
-		{"invalid entry", `{"citizens":[` + good + `,` + strings.Replace(other, `"advanced"`, `"gold"`, 1) + `]}`, "citizen 1: registry: invalid level"},
+		{"bad check letter", `{"citizens":[` + good + `,` + strings.Replace(other, "23456789D", "23456789A", 1) + `]}`, "citizen 1: method: invalid citizen id"},
+		{"bad date", `{"citizens":[` + strings.Replace(good, "2030-01-01", "01/01/2030", 1) + `]}`, "citizen 0: method: invalid citizen valid_until"},
+		{"invalid entry", `{"citizens":[` + good + `,` + strings.Replace(other, `"advanced"`, `"gold"`, 1) + `]}`, "citizen 1: method: invalid citizen level"},
 		{"duplicate id", `{"citizens":[` + good + `,` + strings.Replace(good, "+34600000001", "+34600000009", 1) + `]}`, "citizen 1: same id as citizen 0"},
 		{"duplicate phone", `{"citizens":[` + good + `,` + strings.Replace(other, "+34600000002", "600 000 001", 1) + `]}`, "citizen 1: same phone as citizen 0"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := LoadSeed(strings.NewReader(tc.json))
+			_, err := registry.LoadSeed(strings.NewReader(tc.json))
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 			assert.NotContains(t, err.Error(), "12345678Z")
@@ -94,7 +95,7 @@ func TestLoadSeedErrors(t *testing.T) {
 		})
 	}
 
-	citizens, err := LoadSeed(strings.NewReader(`{"citizens":[]}`))
+	citizens, err := registry.LoadSeed(strings.NewReader(`{"citizens":[]}`))
 	require.NoError(t, err)
 	assert.Empty(t, citizens)
 }

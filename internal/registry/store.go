@@ -6,7 +6,8 @@ import (
 	"github.com/clave-go/clave/internal/dni"
 )
 
-// Store keeps the registry. Implementations pass [RunConformance], so the
+// Store keeps the registry. Implementations pass the suite of package
+// internal/registry/registrytest (registrytest.RunStoreTests), so the
 // gateway can run on [MemoryStore] in tests and on [SQLStore] in a demo or
 // staging deployment without behaving differently.
 //

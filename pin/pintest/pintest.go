@@ -1,9 +1,16 @@
-package pin
+// Package pintest is the conformance suite of [pin.Store]: [pin.MemoryStore],
+// [pin.SQLStore] and any store written outside this module run the same tests,
+// so that [pin.Service] enforces the Cl@ve PIN rules alike on each. It is
+// imported by tests only (the _test.go files of each implementation), never
+// by production code, so that neither the testing package nor testify is
+// linked into a gateway.
+package pintest
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -11,19 +18,19 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/clave-go/clave/internal/store"
+	"github.com/clave-go/clave/pin"
 )
 
-// RunStoreConformance checks that a [Store] implementation honours the
-// contract [Service] relies on: copies in and out, all-or-nothing updates,
+// RunStoreTests checks that a [pin.Store] implementation honours the
+// contract [pin.Service] relies on: copies in and out, all-or-nothing updates,
 // deletion of empty records, exact round-trips of every field, and atomic
 // read-modify-write under concurrency. newStore must return a fresh, empty
 // store each time; run the suite under -race.
-func RunStoreConformance(t *testing.T, newStore func(t *testing.T) Store) {
+func RunStoreTests(t *testing.T, newStore func(t *testing.T) pin.Store) {
 	t.Helper()
 	for _, c := range []struct {
 		name string
-		run  func(t *testing.T, s Store)
+		run  func(t *testing.T, s pin.Store)
 	}{
 		{"GetMissing", confGetMissing},
 		{"RoundTrip", confRoundTrip},
@@ -49,9 +56,9 @@ const (
 // mishandles zones is caught; comparisons use time.Time.Equal.
 var confTime = time.Date(2031, 5, 17, 9, 30, 15, 123456789, time.FixedZone("CEST", 2*3600))
 
-func confRecord() Record {
-	return Record{
-		Pending: &Pending{
+func confRecord() pin.Record {
+	return pin.Record{
+		Pending: &pin.Pending{
 			RequestCode: "AB2Z",
 			Hash:        []byte("0123456789abcdef0123456789abcdef"),
 			ExpiresAt:   confTime.Add(10 * time.Minute),
@@ -63,11 +70,23 @@ func confRecord() Record {
 	}
 }
 
-func assertRecord(t *testing.T, want, got Record) {
+// clone copies r deeply, as a store must on the way in and out; the suite
+// uses it to keep what it saved apart from what the store may alias.
+func clone(r pin.Record) pin.Record {
+	if r.Pending != nil {
+		p := *r.Pending
+		p.Hash = slices.Clone(p.Hash)
+		r.Pending = &p
+	}
+	r.Requests = slices.Clone(r.Requests)
+	return r
+}
+
+func assertRecord(t *testing.T, want, got pin.Record) {
 	t.Helper()
 	assert.Equal(t, want.Failures, got.Failures, "Failures")
 	assert.True(t, want.BlockedUntil.Equal(got.BlockedUntil), "BlockedUntil: want %v, got %v", want.BlockedUntil, got.BlockedUntil)
-	if assert.Equal(t, want.Pending == nil, got.Pending == nil, "Pending presence") && want.Pending != nil {
+	if assert.Equal(t, want.Pending == nil, got.Pending == nil, "pin.Pending presence") && want.Pending != nil {
 		assert.Equal(t, want.Pending.RequestCode, got.Pending.RequestCode, "RequestCode")
 		assert.Equal(t, want.Pending.Hash, got.Pending.Hash, "Hash")
 		assert.True(t, want.Pending.ExpiresAt.Equal(got.Pending.ExpiresAt), "ExpiresAt: want %v, got %v", want.Pending.ExpiresAt, got.Pending.ExpiresAt)
@@ -80,35 +99,35 @@ func assertRecord(t *testing.T, want, got Record) {
 	}
 }
 
-func confPut(t *testing.T, s Store, citizen string, r Record) {
+func confPut(t *testing.T, s pin.Store, citizen string, r pin.Record) {
 	t.Helper()
-	require.NoError(t, s.Update(context.Background(), citizen, func(got *Record) error {
-		*got = r.clone()
+	require.NoError(t, s.Update(context.Background(), citizen, func(got *pin.Record) error {
+		*got = clone(r)
 		return nil
 	}))
 }
 
-func confGetMissing(t *testing.T, s Store) {
+func confGetMissing(t *testing.T, s pin.Store) {
 	_, err := s.Get(context.Background(), confCitizen)
-	assert.ErrorIs(t, err, store.ErrNotFound)
+	assert.ErrorIs(t, err, pin.ErrNoRecord)
 }
 
-func confRoundTrip(t *testing.T, s Store) {
+func confRoundTrip(t *testing.T, s pin.Store) {
 	ctx := context.Background()
-	var seen *Record
-	require.NoError(t, s.Update(ctx, confCitizen, func(r *Record) error {
-		c := r.clone()
+	var seen *pin.Record
+	require.NoError(t, s.Update(ctx, confCitizen, func(r *pin.Record) error {
+		c := clone(*r)
 		seen = &c
 		*r = confRecord()
 		return nil
 	}))
-	assertRecord(t, Record{}, *seen) // a missing record reaches fn as zero
+	assertRecord(t, pin.Record{}, *seen) // a missing record reaches fn as zero
 	got, err := s.Get(ctx, confCitizen)
 	require.NoError(t, err)
 	assertRecord(t, confRecord(), got)
 
 	// Update sees what was saved, and saves changes to one field only.
-	require.NoError(t, s.Update(ctx, confCitizen, func(r *Record) error {
+	require.NoError(t, s.Update(ctx, confCitizen, func(r *pin.Record) error {
 		assertRecord(t, confRecord(), *r)
 		r.Failures = 3
 		return nil
@@ -120,7 +139,7 @@ func confRoundTrip(t *testing.T, s Store) {
 	assertRecord(t, want, got)
 }
 
-func confNoPending(t *testing.T, s Store) {
+func confNoPending(t *testing.T, s pin.Store) {
 	r := confRecord()
 	r.Pending = nil
 	r.BlockedUntil = time.Time{}
@@ -131,19 +150,19 @@ func confNoPending(t *testing.T, s Store) {
 	assert.True(t, got.BlockedUntil.IsZero(), "the zero time round-trips as zero")
 }
 
-func confFnErrorSavesNothing(t *testing.T, s Store) {
+func confFnErrorSavesNothing(t *testing.T, s pin.Store) {
 	ctx := context.Background()
 	boom := errors.New("boom")
-	err := s.Update(ctx, confCitizen, func(r *Record) error {
+	err := s.Update(ctx, confCitizen, func(r *pin.Record) error {
 		*r = confRecord()
 		return boom
 	})
 	assert.ErrorIs(t, err, boom)
 	_, err = s.Get(ctx, confCitizen)
-	assert.ErrorIs(t, err, store.ErrNotFound, "a failed update creates nothing")
+	assert.ErrorIs(t, err, pin.ErrNoRecord, "a failed update creates nothing")
 
 	confPut(t, s, confCitizen, confRecord())
-	err = s.Update(ctx, confCitizen, func(r *Record) error {
+	err = s.Update(ctx, confCitizen, func(r *pin.Record) error {
 		r.Failures = 99
 		r.Pending.Used = false
 		r.Pending.Hash[0] = 'X'
@@ -157,18 +176,18 @@ func confFnErrorSavesNothing(t *testing.T, s Store) {
 	assertRecord(t, confRecord(), got)
 }
 
-func confZeroRecordIsDeleted(t *testing.T, s Store) {
+func confZeroRecordIsDeleted(t *testing.T, s pin.Store) {
 	ctx := context.Background()
 	confPut(t, s, confCitizen, confRecord())
-	confPut(t, s, confCitizen, Record{})
+	confPut(t, s, confCitizen, pin.Record{})
 	_, err := s.Get(ctx, confCitizen)
-	assert.ErrorIs(t, err, store.ErrNotFound)
-	require.NoError(t, s.Update(ctx, confOther, func(*Record) error { return nil }))
+	assert.ErrorIs(t, err, pin.ErrNoRecord)
+	require.NoError(t, s.Update(ctx, confOther, func(*pin.Record) error { return nil }))
 	_, err = s.Get(ctx, confOther)
-	assert.ErrorIs(t, err, store.ErrNotFound, "an untouched missing record is not created")
+	assert.ErrorIs(t, err, pin.ErrNoRecord, "an untouched missing record is not created")
 }
 
-func confCopiesOut(t *testing.T, s Store) {
+func confCopiesOut(t *testing.T, s pin.Store) {
 	ctx := context.Background()
 	confPut(t, s, confCitizen, confRecord())
 	got, err := s.Get(ctx, confCitizen)
@@ -181,10 +200,10 @@ func confCopiesOut(t *testing.T, s Store) {
 	assertRecord(t, confRecord(), again)
 }
 
-func confCopiesIn(t *testing.T, s Store) {
+func confCopiesIn(t *testing.T, s pin.Store) {
 	ctx := context.Background()
-	var kept *Record
-	require.NoError(t, s.Update(ctx, confCitizen, func(r *Record) error {
+	var kept *pin.Record
+	require.NoError(t, s.Update(ctx, confCitizen, func(r *pin.Record) error {
 		*r = confRecord()
 		kept = r
 		return nil
@@ -197,10 +216,10 @@ func confCopiesIn(t *testing.T, s Store) {
 	assertRecord(t, confRecord(), got)
 }
 
-func confCitizensAreSeparate(t *testing.T, s Store) {
+func confCitizensAreSeparate(t *testing.T, s pin.Store) {
 	ctx := context.Background()
 	confPut(t, s, confCitizen, confRecord())
-	other := Record{Failures: 1}
+	other := pin.Record{Failures: 1}
 	confPut(t, s, confOther, other)
 	got, err := s.Get(ctx, confOther)
 	require.NoError(t, err)
@@ -210,11 +229,11 @@ func confCitizensAreSeparate(t *testing.T, s Store) {
 	assertRecord(t, confRecord(), got)
 }
 
-func confCancelledContext(t *testing.T, s Store) {
+func confCancelledContext(t *testing.T, s pin.Store) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	called := false
-	err := s.Update(ctx, confCitizen, func(r *Record) error {
+	err := s.Update(ctx, confCitizen, func(r *pin.Record) error {
 		called = true
 		r.Failures = 1
 		return nil
@@ -222,12 +241,12 @@ func confCancelledContext(t *testing.T, s Store) {
 	assert.Error(t, err)
 	assert.False(t, called, "fn does not run without a transaction")
 	_, err = s.Get(context.Background(), confCitizen)
-	assert.ErrorIs(t, err, store.ErrNotFound)
+	assert.ErrorIs(t, err, pin.ErrNoRecord)
 }
 
 // confAtomicUpdates increments a counter from many goroutines: any lost
 // update means two read-modify-writes interleaved.
-func confAtomicUpdates(t *testing.T, s Store) {
+func confAtomicUpdates(t *testing.T, s pin.Store) {
 	const n = 40
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -240,7 +259,7 @@ func confAtomicUpdates(t *testing.T, s Store) {
 			if i%4 == 0 {
 				citizen = confOther
 			}
-			errs <- s.Update(ctx, citizen, func(r *Record) error {
+			errs <- s.Update(ctx, citizen, func(r *pin.Record) error {
 				r.Failures++
 				r.Requests = append(r.Requests, confTime.Add(time.Duration(i)))
 				return nil

@@ -1,4 +1,9 @@
-package flow
+// Package flowtest is the conformance suite of [flow.Store]: the memory and
+// SQL stores, and any other implementation, run the same tests so that a
+// login behaves alike on each. It is imported by tests only (the _test.go
+// files of each implementation), never by production code, so that neither
+// the testing package nor testify is linked into a gateway.
+package flowtest
 
 import (
 	"context"
@@ -10,19 +15,21 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clave-go/clave/internal/flow"
 	"github.com/clave-go/clave/internal/store"
 	"github.com/clave-go/clave/saml"
 )
 
-// RunStoreConformance checks the Store contract; every implementation passes it.
-// newStore gets the clock the store must use.
-func RunStoreConformance(t *testing.T, newStore func(t *testing.T, now func() time.Time) Store) {
+// RunStoreTests checks the [flow.Store] contract: round trips, atomic and
+// isolated updates, and request IDs answered once. newStore must return a
+// fresh, empty store using the clock now; run the suite under -race.
+func RunStoreTests(t *testing.T, newStore func(t *testing.T, now func() time.Time) flow.Store) {
 	ctx := context.Background()
 	base := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-	mk := func(id string) *Flow {
-		_, h, err := NewBrowserKey()
+	mk := func(id string) *flow.Flow {
+		_, h, err := flow.NewBrowserKey()
 		require.NoError(t, err)
-		return &Flow{ID: id, BrowserKeyHash: h, SPID: "S1", App: "A", RequestID: "_r", ACSURL: "https://sp/acs",
+		return &flow.Flow{ID: id, BrowserKeyHash: h, SPID: "S1", App: "A", RequestID: "_r", ACSURL: "https://sp/acs",
 			RelayState: "rs", MinLoA: saml.LoASubstantial, Disabled: []saml.Method{saml.MethodGISS},
 			Attributes: []string{saml.AttrDateOfBirth}, Lang: "es", CreatedAt: base, ExpiresAt: base.Add(30 * time.Minute),
 			Data: map[string]string{"k": "v"}}
@@ -48,7 +55,7 @@ func RunStoreConformance(t *testing.T, newStore func(t *testing.T, now func() ti
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				assert.NoError(t, s.Update(ctx, "f2", func(f *Flow) error {
+				assert.NoError(t, s.Update(ctx, "f2", func(f *flow.Flow) error {
 					f.Data["n"] += "x"
 					return nil
 				}))
@@ -59,10 +66,10 @@ func RunStoreConformance(t *testing.T, newStore func(t *testing.T, now func() ti
 		require.NoError(t, err)
 		assert.Len(t, got.Data["n"], 20, "no lost update")
 		boom := errors.New("boom")
-		assert.ErrorIs(t, s.Update(ctx, "f2", func(f *Flow) error { f.Done = true; return boom }), boom)
+		assert.ErrorIs(t, s.Update(ctx, "f2", func(f *flow.Flow) error { f.Done = true; return boom }), boom)
 		got, _ = s.Get(ctx, "f2")
 		assert.False(t, got.Done, "a failed update changes nothing")
-		assert.ErrorIs(t, s.Update(ctx, "nope", func(*Flow) error { return nil }), store.ErrNotFound)
+		assert.ErrorIs(t, s.Update(ctx, "nope", func(*flow.Flow) error { return nil }), store.ErrNotFound)
 	})
 	t.Run("request IDs are answered once until they expire", func(t *testing.T) {
 		now := base
