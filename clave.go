@@ -11,6 +11,11 @@
 // Config.CookieSecret), so any number of replicas sharing the secret need no
 // shared store; only the replay cache must be shared in a cluster.
 //
+// The citizen is the response's one PersonIdentifier attribute (a valid DNI,
+// NIE or eIDAS identifier), never its NameID; a response without it, or
+// without an attribute the request marked required, is refused
+// (saml.ErrIdentity, saml.ErrMissingAttribute).
+//
 // A service typically mounts three handlers:
 //
 //	c, err := clave.New(cfg)
@@ -29,8 +34,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/clave-go/clave/internal/seal"
@@ -91,8 +96,10 @@ type Config struct {
 	LoA saml.LoA
 	// DisabledMethods are hidden from the gateway's chooser by default.
 	DisabledMethods []saml.Method
-	// Attributes are requested by default; nil means PersonIdentifier, given
-	// name, family name and first surname.
+	// Attributes are requested by default; nil means saml.DefaultAttributes()
+	// (PersonIdentifier and both names required, first surname optional).
+	// PersonIdentifier must be among them: it is the identity. A response
+	// lacking an attribute requested with Required set is refused.
 	Attributes []saml.RequestedAttribute
 
 	// CookieSecret seals login and session cookies (at least 32 random bytes,
@@ -109,17 +116,23 @@ type Config struct {
 	// ReplayCache remembers used assertions; default an in-memory cache, which
 	// is right for one replica only.
 	ReplayCache ReplayCache
-	// Skew is the tolerated clock difference with the gateway; default 60 s.
+	// Skew is the tolerated clock difference with the gateway, on the
+	// response's times and on how long the replay cache remembers an
+	// assertion; 0 means saml.DefaultSkew (60 s). A negative value is refused
+	// by New: the validator and the replay cache would read it differently.
 	Skew time.Duration
-	// Now is the clock; default time.Now.
+	// Now is the clock of every time check, the default replay cache's
+	// included; default time.Now.
 	Now func() time.Time
-	// HTTPClient is used for any call the Client makes itself; default
-	// http.DefaultClient. (Fetching gateway certificates is configured on the
-	// saml.CertificateFetcher.)
-	HTTPClient *http.Client
 	// Logger receives security events (refused responses, replays) without
-	// personal data; default slog.Default().
+	// personal data; nil means slog.Default(), looked up at each event (as
+	// saml.CertificateFetcher does), so a default set after New is used.
 	Logger *slog.Logger
+
+	// The Client makes no HTTP call of its own, so there is no HTTPClient
+	// here: the certificate document is fetched by saml.CertificateFetcher
+	// (FetcherConfig.HTTPClient) and the app-native PIN API is called by
+	// PINClient (PINClient.HTTPClient).
 }
 
 // Client is the agency's side of Cl@ve. It is safe for concurrent use.
@@ -133,7 +146,8 @@ type Client struct {
 	logoutSeal *seal.Sealer
 	replay     ReplayCache
 	secure     bool
-	log        *slog.Logger
+	// required names the attributes every request marks isRequired="true".
+	required []string
 }
 
 // New checks cfg, fills in defaults and returns a Client.
@@ -180,16 +194,16 @@ func New(cfg Config) (*Client, error) {
 		}
 	}
 	if cfg.Attributes == nil {
-		cfg.Attributes = []saml.RequestedAttribute{saml.ReqPersonIdentifier, saml.ReqCurrentGivenName, saml.ReqCurrentFamilyName, saml.ReqFirstSurname}
+		cfg.Attributes = saml.DefaultAttributes()
+	}
+	if !slices.ContainsFunc(cfg.Attributes, func(a saml.RequestedAttribute) bool { return a.Name == saml.AttrPersonIdentifier }) {
+		return nil, errors.New("clave: Attributes must request PersonIdentifier, the citizen's identity")
+	}
+	if cfg.Skew < 0 {
+		return nil, errors.New("clave: negative Skew (0 means the default 60 s)")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = http.DefaultClient
 	}
 	if cfg.CookiePath == "" {
 		cfg.CookiePath = "/"
@@ -201,21 +215,23 @@ func New(cfg Config) (*Client, error) {
 		cfg.SessionTTL = 8 * time.Hour
 	}
 	if cfg.ReplayCache == nil {
-		cfg.ReplayCache = NewMemoryReplayCache(0)
+		// On the Client's clock: on time.Now, a clock behind it would see an
+		// entry expire while the validator still takes its assertion.
+		cfg.ReplayCache = NewMemoryReplayCache(0).WithClock(cfg.Now)
 	}
 	if len(cfg.CookieSecret) == 0 {
 		cfg.CookieSecret = make([]byte, 32)
 		if _, err := rand.Read(cfg.CookieSecret); err != nil {
 			return nil, err
 		}
-		cfg.Logger.Warn("clave: no CookieSecret configured; using a random one (logins will not survive a restart or reach another replica)")
+		logger(cfg.Logger).Warn("clave: no CookieSecret configured; using a random one (logins will not survive a restart or reach another replica)")
 	}
 	if cfg.DecryptionKeys == nil {
 		if k, ok := cfg.Key.(*rsa.PrivateKey); ok {
 			cfg.DecryptionKeys = []*rsa.PrivateKey{k}
 		}
 	}
-	c := &Client{cfg: cfg, dest: dest, replay: cfg.ReplayCache, log: cfg.Logger}
+	c := &Client{cfg: cfg, dest: dest, replay: cfg.ReplayCache, required: saml.RequiredAttributes(cfg.Attributes)}
 	c.signer = &saml.Signer{Key: cfg.Key, Certificate: cfg.Certificate, Hash: cfg.SignatureHash}
 	c.validator = &saml.Validator{
 		Trust:          cfg.GatewayCertificates,
@@ -241,6 +257,16 @@ func New(cfg Config) (*Client, error) {
 	c.secure = u.Scheme == "https"
 	return c, nil
 }
+
+// logger returns the configured logger, or the default one as it is now.
+func logger(l *slog.Logger) *slog.Logger {
+	if l != nil {
+		return l
+	}
+	return slog.Default()
+}
+
+func (c *Client) log() *slog.Logger { return logger(c.cfg.Logger) }
 
 func orDefault(v, d string) string {
 	if v == "" {

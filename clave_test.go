@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,6 +58,7 @@ type stubGateway struct {
 	mu       sync.Mutex
 	status   *saml.StatusError // next response's status, nil = success
 	loa      saml.LoA
+	tweak    func(*saml.ResponseParams) // changes the next responses, nil = none
 	lastReq  *etree.Element
 	lastResp []byte
 }
@@ -110,6 +114,9 @@ func (g *stubGateway) serve(w http.ResponseWriter, r *http.Request) {
 			{Name: saml.AttrDateOfBirth, FriendlyName: "DateOfBirth", Values: []string{"1980-05-17"}},
 			{Name: saml.AttrSelectedIdP, FriendlyName: "SelectedIdP", Values: []string{"AEAT"}},
 		},
+	}
+	if g.tweak != nil {
+		g.tweak(&p)
 	}
 	resp, err := saml.BuildResponse(p)
 	require.NoError(g.t, err)
@@ -354,6 +361,8 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		"short cookie secret": func(c *clave.Config) { c.CookieSecret = []byte("short") },
 		"unknown method":      func(c *clave.Config) { c.DisabledMethods = []saml.Method{"X"} },
 		"bad LoA":             func(c *clave.Config) { c.LoA = 9 },
+		"negative skew":       func(c *clave.Config) { c.Skew = -time.Second },
+		"no PersonIdentifier": func(c *clave.Config) { c.Attributes = []saml.RequestedAttribute{saml.ReqCurrentGivenName} },
 	} {
 		cfg := good
 		tweak(&cfg)
@@ -378,4 +387,185 @@ func TestMemoryReplayCache(t *testing.T) {
 	used, err = c.Use(ctx, "c", now.Add(time.Minute))
 	require.NoError(t, err)
 	assert.False(t, used)
+}
+
+// setTweak makes the stub gateway change its next responses until the test ends.
+func (g *stubGateway) setTweak(t *testing.T, f func(*saml.ResponseParams)) {
+	g.mu.Lock()
+	g.tweak = f
+	g.mu.Unlock()
+	t.Cleanup(func() { g.mu.Lock(); g.tweak = nil; g.mu.Unlock() })
+}
+
+// gatewayResponse runs one login of a through the stub gateway up to the
+// posted SAMLResponse, and returns it with the pending login.
+func gatewayResponse(t *testing.T, a *agency) (string, clave.PendingLogin) {
+	t.Helper()
+	form, p, err := a.client.NewLogin(clave.LoginOptions{})
+	require.NoError(t, err)
+	resp, err := http.PostForm(form.Action, url.Values{saml.FieldSAMLRequest: {base64.StdEncoding.EncodeToString(form.Message)}, "RelayState": {form.RelayState}})
+	require.NoError(t, err)
+	page := body(t, resp)
+	m := formInput.FindStringSubmatch(page)
+	require.NotNil(t, m, page)
+	return html.UnescapeString(m[2]), p
+}
+
+func without(name string) func(*saml.ResponseParams) {
+	return func(p *saml.ResponseParams) {
+		p.Attributes = slices.DeleteFunc(p.Attributes, func(a saml.Attribute) bool { return a.Name == name })
+	}
+}
+
+// TestIdentityIsPersonIdentifier: the citizen is the PersonIdentifier
+// attribute, or nobody; the NameID never stands in for it.
+func TestIdentityIsPersonIdentifier(t *testing.T) {
+	now := time.Now
+	g := newStubGateway(t, now)
+	a := newAgency(t, g, now, nil)
+	ctx := context.Background()
+
+	for name, tc := range map[string]struct {
+		tweak func(*saml.ResponseParams)
+		want  error
+	}{
+		"no PersonIdentifier": {without(saml.AttrPersonIdentifier), saml.ErrIdentity},
+		"no PersonIdentifier, NameID another DNI": {func(p *saml.ResponseParams) {
+			without(saml.AttrPersonIdentifier)(p)
+			p.NameID = saml.NameID{Value: "99999999R", Format: saml.NameIDPersistent}
+		}, saml.ErrIdentity},
+		"empty PersonIdentifier": {func(p *saml.ResponseParams) {
+			without(saml.AttrPersonIdentifier)(p)
+			p.Attributes = append(p.Attributes, saml.Attribute{Name: saml.AttrPersonIdentifier, Values: []string{""}})
+		}, saml.ErrIdentity},
+		"two PersonIdentifier values": {func(p *saml.ResponseParams) {
+			without(saml.AttrPersonIdentifier)(p)
+			p.Attributes = append(p.Attributes, saml.Attribute{Name: saml.AttrPersonIdentifier, Values: []string{"12345678Z", "99999999R"}})
+		}, saml.ErrIdentity},
+		"PersonIdentifier with a wrong check letter": {func(p *saml.ResponseParams) {
+			without(saml.AttrPersonIdentifier)(p)
+			p.Attributes = append(p.Attributes, saml.Attribute{Name: saml.AttrPersonIdentifier, Values: []string{"12345678A"}})
+		}, saml.ErrIdentity},
+		"empty NameID":             {func(p *saml.ResponseParams) { p.NameID.Value = "" }, saml.ErrIdentity},
+		"required FamilyName gone": {without(saml.AttrCurrentFamilyName), saml.ErrMissingAttribute},
+		"required FirstName gone":  {without(saml.AttrCurrentGivenName), saml.ErrMissingAttribute},
+	} {
+		t.Run(name, func(t *testing.T) {
+			g.setTweak(t, tc.tweak)
+			field, p := gatewayResponse(t, a)
+			id, err := a.client.ValidateResponse(ctx, field, p.RelayState, p)
+			assert.ErrorIs(t, err, tc.want)
+			assert.Nil(t, id)
+		})
+	}
+
+	t.Run("transient NameID, identity from PersonIdentifier", func(t *testing.T) {
+		g.setTweak(t, func(p *saml.ResponseParams) {
+			p.NameID = saml.NameID{Value: "_7b1c52e0f3a94d6b8e2f01a3c4d5e6f7", Format: saml.NameIDTransient}
+		})
+		field, p := gatewayResponse(t, a)
+		id, err := a.client.ValidateResponse(ctx, field, p.RelayState, p)
+		require.NoError(t, err)
+		assert.Equal(t, "12345678Z", id.PersonIdentifier)
+		assert.Equal(t, clave.DocumentDNI, id.DocumentType)
+	})
+	t.Run("optional attributes may be missing", func(t *testing.T) {
+		g.setTweak(t, func(p *saml.ResponseParams) {
+			without(saml.AttrFirstSurname)(p)
+			without(saml.AttrDateOfBirth)(p)
+		})
+		field, p := gatewayResponse(t, a)
+		id, err := a.client.ValidateResponse(ctx, field, p.RelayState, p)
+		require.NoError(t, err)
+		assert.Empty(t, id.FirstSurname)
+	})
+	t.Run("names not required by this service", func(t *testing.T) {
+		b := newAgency(t, g, now, func(c *clave.Config) {
+			c.Attributes = []saml.RequestedAttribute{saml.ReqPersonIdentifier, {Name: saml.AttrCurrentFamilyName, FriendlyName: "FamilyName"}}
+		})
+		g.setTweak(t, without(saml.AttrCurrentFamilyName))
+		field, p := gatewayResponse(t, b)
+		id, err := b.client.ValidateResponse(ctx, field, p.RelayState, p)
+		require.NoError(t, err)
+		assert.Equal(t, "12345678Z", id.PersonIdentifier)
+	})
+	t.Run("eIDAS citizen", func(t *testing.T) {
+		g.setTweak(t, func(p *saml.ResponseParams) {
+			without(saml.AttrPersonIdentifier)(p)
+			p.NameID.Value = "IT/ES/RSSMRA80A01H501U"
+			p.Attributes = append(p.Attributes, saml.Attribute{Name: saml.AttrPersonIdentifier, Values: []string{p.NameID.Value}})
+		})
+		field, p := gatewayResponse(t, a)
+		id, err := a.client.ValidateResponse(ctx, field, p.RelayState, p)
+		require.NoError(t, err)
+		assert.Equal(t, "IT/ES/RSSMRA80A01H501U", id.PersonIdentifier)
+		assert.Equal(t, clave.DocumentEIDAS, id.DocumentType)
+	})
+}
+
+// TestDefaultReplayCacheUsesConfigNow: with the service's clock 50 minutes
+// behind the host's, the default replay cache must still remember an assertion
+// for as long as the validator would take it.
+func TestDefaultReplayCacheUsesConfigNow(t *testing.T) {
+	behind := func() time.Time { return time.Now().Add(-50 * time.Minute) }
+	g := newStubGateway(t, behind)
+	a := newAgency(t, g, behind, nil)
+	field, p := gatewayResponse(t, a)
+	_, err := a.client.ValidateResponse(context.Background(), field, p.RelayState, p)
+	require.NoError(t, err)
+	_, err = a.client.ValidateResponse(context.Background(), field, p.RelayState, p)
+	assert.ErrorIs(t, err, saml.ErrReplay)
+}
+
+// TestSkewZeroIsTheDefault: Skew 0 tolerates saml.DefaultSkew, for the
+// validator as for the replay cache.
+func TestSkewZeroIsTheDefault(t *testing.T) {
+	var ahead atomic.Int64
+	ahead.Store(int64(45 * time.Second))
+	g := newStubGateway(t, func() time.Time { return time.Now().Add(time.Duration(ahead.Load())) })
+	a := newAgency(t, g, time.Now, nil)
+	field, p := gatewayResponse(t, a)
+	_, err := a.client.ValidateResponse(context.Background(), field, p.RelayState, p)
+	require.NoError(t, err, "issued 45 s ahead, within the default 60 s")
+
+	ahead.Store(int64(90 * time.Second))
+	field, p = gatewayResponse(t, a)
+	_, err = a.client.ValidateResponse(context.Background(), field, p.RelayState, p)
+	assert.ErrorIs(t, err, saml.ErrNotYetValid, "issued 90 s ahead")
+
+	_, err = clave.New(clave.Config{Skew: -1, GatewayCertificates: saml.StaticCertificates{gwKeys.Certificate},
+		SPID: "S0000000E_E00000000", ApplicationName: "App", ACSURL: "https://sede.example.es/acs", Key: spKeys.Key})
+	assert.ErrorContains(t, err, "Skew")
+}
+
+// TestLoggerDefaultAtUse: without Config.Logger, events go to slog.Default()
+// as it is when they happen, not as it was at New.
+func TestLoggerDefaultAtUse(t *testing.T) {
+	now := time.Now
+	g := newStubGateway(t, now)
+	a := newAgency(t, g, now, func(c *clave.Config) { c.Logger = nil })
+	var logs strings.Builder
+	var mu sync.Mutex
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil)))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+
+	g.setTweak(t, without(saml.AttrPersonIdentifier))
+	field, p := gatewayResponse(t, a)
+	_, err := a.client.ValidateResponse(context.Background(), field, p.RelayState, p)
+	require.ErrorIs(t, err, saml.ErrIdentity)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Contains(t, logs.String(), "clave: response refused")
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }

@@ -1,6 +1,7 @@
 package clave
 
 import (
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -58,15 +59,25 @@ func (id *Identity) LogValue() slog.Value {
 	)
 }
 
-// identityFrom maps a validated assertion. The PersonIdentifier attribute is the
-// gateway's canonical identifier; the NameID carries the same value and is used
-// only when the attribute is missing.
-func identityFrom(a *saml.Assertion) *Identity {
+// identityFrom maps a validated assertion. The identity is the assertion's
+// PersonIdentifier, which the validator has checked (exactly one well-formed
+// value); it is parsed again here so that nothing else, the NameID least of
+// all, can ever stand in for it.
+func identityFrom(a *saml.Assertion) (*Identity, error) {
+	p, err := dni.Parse(a.PersonIdentifier)
+	if err != nil {
+		return nil, fmt.Errorf("%w: PersonIdentifier: %v", saml.ErrIdentity, err)
+	}
 	id := &Identity{
-		LoA:          a.LoA,
-		AuthnInstant: a.AuthnInstant,
-		AssertionID:  a.ID,
-		Attributes:   make(map[string][]string, len(a.Attributes)),
+		PersonIdentifier: p.String(),
+		DocumentType:     documentType(p.Kind()),
+		LoA:              a.LoA,
+		AuthnInstant:     a.AuthnInstant,
+		AssertionID:      a.ID,
+		Attributes:       make(map[string][]string, len(a.Attributes)),
+	}
+	if id.DocumentType == DocumentUnknown {
+		return nil, fmt.Errorf("%w: PersonIdentifier of unknown kind", saml.ErrIdentity)
 	}
 	for _, at := range a.Attributes {
 		id.Attributes[at.Name] = at.Values
@@ -75,11 +86,6 @@ func identityFrom(a *saml.Assertion) *Identity {
 		v, _ := a.Attribute(name)
 		return strings.TrimSpace(v)
 	}
-	pid := first(saml.AttrPersonIdentifier)
-	if pid == "" {
-		pid = strings.TrimSpace(a.NameID.Value)
-	}
-	id.PersonIdentifier, id.DocumentType = classify(pid)
 	id.GivenName = first(saml.AttrCurrentGivenName)
 	id.FamilyNames = first(saml.AttrCurrentFamilyName)
 	id.FirstSurname = first(saml.AttrFirstSurname)
@@ -89,21 +95,17 @@ func identityFrom(a *saml.Assertion) *Identity {
 			id.DateOfBirth = t
 		}
 	}
-	return id
+	return id, nil
 }
 
-func classify(pid string) (string, DocumentType) {
-	p, err := dni.Parse(pid)
-	if err != nil {
-		return pid, DocumentUnknown
-	}
-	switch p.Kind() {
+func documentType(k dni.Kind) DocumentType {
+	switch k {
 	case dni.KindDNI:
-		return p.String(), DocumentDNI
+		return DocumentDNI
 	case dni.KindNIE:
-		return p.String(), DocumentNIE
+		return DocumentNIE
 	case dni.KindEIDAS:
-		return p.String(), DocumentEIDAS
+		return DocumentEIDAS
 	}
-	return pid, DocumentUnknown
+	return DocumentUnknown
 }

@@ -141,10 +141,13 @@ func (c *Client) ValidateResponse(ctx context.Context, samlResponse, relayState 
 }
 
 func (c *Client) validate(ctx context.Context, msg []byte, p *PendingLogin) (*Identity, error) {
-	a, err := c.validator.ValidateResponse(msg, saml.Expectation{RequestID: p.RequestID, MinLoA: p.LoA})
+	// Every request of this Client asks for cfg.Attributes (LoginOptions cannot
+	// change them), so the required ones are known without storing them in the
+	// pending login.
+	a, err := c.validator.ValidateResponse(msg, saml.Expectation{RequestID: p.RequestID, MinLoA: p.LoA, RequiredAttributes: c.required})
 	if err != nil {
 		if !errors.Is(err, saml.ErrStatus) {
-			c.log.WarnContext(ctx, "clave: response refused", slog.Any("error", err))
+			c.log().WarnContext(ctx, "clave: response refused", slog.Any("error", err))
 		}
 		return nil, err
 	}
@@ -153,10 +156,15 @@ func (c *Client) validate(ctx context.Context, msg []byte, p *PendingLogin) (*Id
 		return nil, fmt.Errorf("clave: replay cache: %w", err)
 	}
 	if used {
-		c.log.WarnContext(ctx, "clave: replayed assertion refused", slog.String("assertion", a.ID))
+		c.log().WarnContext(ctx, "clave: replayed assertion refused", slog.String("assertion", a.ID))
 		return nil, fmt.Errorf("%w: assertion %s", saml.ErrReplay, a.ID)
 	}
-	return identityFrom(a), nil
+	id, err := identityFrom(a)
+	if err != nil {
+		c.log().WarnContext(ctx, "clave: response refused", slog.Any("error", err))
+		return nil, err
+	}
+	return id, nil
 }
 
 func (c *Client) skew() time.Duration {

@@ -76,7 +76,7 @@ func (c *Client) RequireLogin(next http.Handler) http.Handler {
 			return
 		}
 		if err := c.StartLogin(w, r, LoginOptions{ReturnTo: r.URL.RequestURI()}); err != nil {
-			c.log.ErrorContext(r.Context(), "clave: cannot start login", "error", err)
+			c.log().ErrorContext(r.Context(), "clave: cannot start login", "error", err)
 			http.Error(w, "cannot start login", http.StatusInternalServerError)
 		}
 	})
@@ -115,7 +115,7 @@ func (c *Client) ACSHandler() http.Handler {
 			failPage(w, http.StatusInternalServerError, "Error interno.", "Internal error.")
 			return
 		}
-		c.log.InfoContext(r.Context(), "clave: login", "identity", id)
+		c.log().InfoContext(r.Context(), "clave: login", "identity", id)
 		to := p.ReturnTo
 		if to == "" {
 			to = "/"
@@ -175,7 +175,7 @@ func (c *Client) LogoutHandler() http.Handler {
 			return
 		}
 		if err := c.Logout(w, r); err != nil {
-			c.log.ErrorContext(r.Context(), "clave: cannot start logout", "error", err)
+			c.log().ErrorContext(r.Context(), "clave: cannot start logout", "error", err)
 			http.Error(w, "cannot log out", http.StatusInternalServerError)
 		}
 	})
@@ -201,7 +201,7 @@ func (c *Client) HandleLogoutResponse(w http.ResponseWriter, r *http.Request) er
 
 func (c *Client) serveLogoutResponse(w http.ResponseWriter, r *http.Request) {
 	if err := c.HandleLogoutResponse(w, r); err != nil {
-		c.log.WarnContext(r.Context(), "clave: logout response refused", "error", err)
+		c.log().WarnContext(r.Context(), "clave: logout response refused", "error", err)
 		failPage(w, http.StatusBadRequest, "No se ha podido confirmar el cierre de sesión en Cl@ve.", "Cl@ve did not confirm the logout.")
 		return
 	}

@@ -166,7 +166,7 @@ func withPersonID(values ...string) func(*ResponseParams) {
 // requireDefaults makes the expectation what clave.Client expects of its
 // default request: PersonIdentifier and both names marked isRequired.
 func requireDefaults(_ *Validator, exp *Expectation) {
-	exp.RequiredAttributes = RequiredAttributes([]RequestedAttribute{ReqPersonIdentifier, ReqCurrentGivenName, ReqCurrentFamilyName, ReqFirstSurname})
+	exp.RequiredAttributes = RequiredAttributes(DefaultAttributes())
 }
 
 // resignOpts says how resign recomputes a signature.

@@ -28,6 +28,13 @@ var (
 	ReqRegisterType      = RequestedAttribute{Name: AttrRegisterType, FriendlyName: "RegisterType"}
 )
 
+// DefaultAttributes returns what clave.Client requests unless configured
+// otherwise: PersonIdentifier and both names, required (every Cl@ve login
+// carries them), and the first surname, optional.
+func DefaultAttributes() []RequestedAttribute {
+	return []RequestedAttribute{ReqPersonIdentifier, ReqCurrentGivenName, ReqCurrentFamilyName, ReqFirstSurname}
+}
+
 // RequiredAttributes returns the names of the attributes marked Required, which
 // a request sends as isRequired="true": the Expectation.RequiredAttributes of
 // its response.

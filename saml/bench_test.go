@@ -231,6 +231,24 @@ func crewjamServiceProvider(tb testing.TB, cert *x509.Certificate) (*crewjam.Ser
 	return sp, *acs
 }
 
+// TestCrewjamComparisonClock keeps the benchmark's crewjam side working in
+// every test run, not only when someone benchmarks: with crewjam's process-wide
+// clocks set past the test certificate's expiry (as the real clock will be),
+// the fixture must still be accepted on the ServiceProvider's pinned Clock.
+func TestCrewjamComparisonClock(t *testing.T) {
+	fx := certificateLoginFixture(t)
+	later := fx.cert.NotAfter.Add(24 * time.Hour)
+	prevNow, prevClock := crewjam.TimeNow, crewjam.Clock //nolint:staticcheck // set to show they no longer matter
+	crewjam.TimeNow = func() time.Time { return later }  //nolint:staticcheck
+	crewjam.Clock = dsig.NewFakeClockAt(later)           //nolint:staticcheck
+	t.Cleanup(func() { crewjam.TimeNow, crewjam.Clock = prevNow, prevClock })
+
+	sp, acs := crewjamServiceProvider(t, fx.cert)
+	if _, err := sp.ParseXMLResponse(fx.raw, []string{testReqID}, acs); err != nil {
+		t.Fatal(crewjamError(err))
+	}
+}
+
 // crewjamError unwraps the private cause crewjam hides behind a static message.
 func crewjamError(err error) error {
 	if ire, ok := err.(*crewjam.InvalidResponseError); ok {

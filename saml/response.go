@@ -103,8 +103,8 @@ type Assertion struct {
 	// identifier for Spain ("IT/ES/..."). A validated assertion always has one.
 	PersonIdentifier string
 	LoA              LoA
-	SessionIndex string
-	Attributes   []Attribute
+	SessionIndex     string
+	Attributes       []Attribute
 	// Which parts were signed or encrypted, for logs and inspection.
 	ResponseSigned, AssertionSigned, Encrypted bool
 }

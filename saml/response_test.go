@@ -1,8 +1,12 @@
 package saml
 
 import (
+	"os"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/beevik/etree"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -21,4 +25,89 @@ func TestValidateGatewayShapedResponse(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, "GARCIA LOPEZ", v)
 	t.Logf("%s", raw)
+}
+
+// TestGatewayCaptureShape runs the shape of a real pre-production response
+// (testdata/gateway_response_shape.xml, the capture with its data invented and
+// its signature elided) through the validator: its IDs are made NCNames, its
+// instants moved to the test clock (the test key's certificate is not valid in
+// 2022), it is re-signed by the test gateway key as the gateway signs, and it
+// must pass with what clave.Client expects of its default request.
+func TestGatewayCaptureShape(t *testing.T) {
+	testKeys(t)
+	raw, err := os.ReadFile("testdata/gateway_response_shape.xml")
+	require.NoError(t, err)
+	issued := testNow.Add(-2 * time.Second)
+	xml := strings.NewReplacer(
+		"2022-07-21T14:49:59.713Z", FormatInstant(issued),
+		"2022-07-21T15:04:59.713Z", FormatInstant(issued.Add(15*time.Minute)),
+	).Replace(string(raw))
+	require.NotContains(t, xml, "2022-")
+	doc := etree.NewDocument()
+	require.NoError(t, doc.ReadFromString(xml))
+	root := doc.Root()
+	sig := root.FindElement("./ds:Signature")
+	require.NotNil(t, sig)
+	root.RemoveChild(sig)
+	for _, el := range append(root.FindElements(".//*"), root) {
+		if id := el.SelectAttr("ID"); id != nil {
+			id.Value = strings.ReplaceAll(id.Value, "…", "x")
+		}
+	}
+	require.NoError(t, (&Signer{Key: idpKeys.Key, Certificate: idpKeys.Certificate}).signEnveloped(root, 1, ResponsePrefixList))
+	signed, err := doc.WriteToBytes()
+	require.NoError(t, err)
+
+	v := testValidator()
+	exp := Expectation{RequestID: "_6c1f0a7e-3b8e-4f37-9d0e-2a4f1b9d7c11", MinLoA: LoASubstantial,
+		RequiredAttributes: RequiredAttributes(DefaultAttributes())}
+	a, err := v.ValidateResponse(signed, exp)
+	require.NoError(t, err)
+	assert.Equal(t, "12345678Z", a.PersonIdentifier)
+	assert.Equal(t, NameIDTransient, a.NameID.Format)
+	assert.Equal(t, LoASubstantial, a.LoA)
+
+	// Everything the default request marks required is in the capture.
+	for _, name := range exp.RequiredAttributes {
+		_, ok := a.Attribute(name)
+		assert.True(t, ok, name)
+	}
+	assert.ElementsMatch(t, []string{AttrPersonIdentifier, AttrCurrentGivenName, AttrCurrentFamilyName}, exp.RequiredAttributes)
+}
+
+func TestRequiredAttributes(t *testing.T) {
+	assert.Nil(t, RequiredAttributes(nil))
+	assert.Equal(t, []string{AttrPersonIdentifier}, RequiredAttributes([]RequestedAttribute{ReqPersonIdentifier, ReqDateOfBirth}))
+}
+
+// TestIdentityAccepted: the identity is the PersonIdentifier attribute,
+// normalised, whatever the NameID says.
+func TestIdentityAccepted(t *testing.T) {
+	cases := []struct {
+		name   string
+		params func(*ResponseParams)
+		want   string
+	}{
+		{"DNI", nil, "12345678Z"},
+		{"NIE", withPersonID("X1234567L"), "X1234567L"},
+		{"DNI written loosely", withPersonID(" 12.345.678-z "), "12345678Z"},
+		{"eIDAS citizen", withPersonID("DE/ES/1234567890"), "DE/ES/1234567890"},
+		{"eIDAS country codes in lower case", withPersonID("it/es/abcDEF"), "IT/ES/abcDEF"},
+		{"transient NameID", func(p *ResponseParams) {
+			p.NameID = NameID{Value: "_7b1c52e0f3a94d6b8e2f01a3c4d5e6f7", Format: NameIDTransient}
+		}, "12345678Z"},
+		{"NameID naming someone else", func(p *ResponseParams) { p.NameID.Value = evilNIF }, "12345678Z"},
+		{"names absent when not required", func(p *ResponseParams) {
+			withoutAttr(AttrCurrentGivenName)(p)
+			withoutAttr(AttrCurrentFamilyName)(p)
+		}, "12345678Z"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := variant(tc.params, secResponse, nil, nil)(t)
+			a, err := testValidator().ValidateResponse(raw, Expectation{RequestID: testReqID, MinLoA: LoALow})
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, a.PersonIdentifier)
+		})
+	}
 }

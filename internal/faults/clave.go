@@ -5,8 +5,12 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/clave-go/clave/internal/dni"
 	"github.com/clave-go/clave/saml"
 )
+
+// eidasCitizen is an eIDAS identifier a Spanish service may receive.
+const eidasCitizen = "IT/ES/RSSMRA80A01H501U"
 
 // notNotifiedLow is the eIDAS LoA of a non-notified scheme: below every
 // notified level, and so below "low" when the request asked for low.
@@ -31,6 +35,42 @@ func logoutResponse(b *Base) (Delivery, error) {
 	}
 	x, err := saml.SignDocument(doc, b.Keys.Trusted.Signer())
 	return Delivery{XML: x}, err
+}
+
+// withPersonID sets the values of the PersonIdentifier attribute; each value
+// is computed from the Base.
+func withPersonID(values ...func(b *Base) string) func(*Base, *saml.ResponseParams) {
+	return func(b *Base, p *saml.ResponseParams) {
+		for i := range p.Attributes {
+			if p.Attributes[i].Name != saml.AttrPersonIdentifier {
+				continue
+			}
+			p.Attributes[i].Values = nil
+			for _, v := range values {
+				p.Attributes[i].Values = append(p.Attributes[i].Values, v(b))
+			}
+		}
+	}
+}
+
+func genuineID(b *Base) string { return b.Params.NameID.Value }
+func evilIDOf(b *Base) string  { return b.evilID() }
+
+// wrongLetter is the Base citizen's DNI or NIE with a check letter that does
+// not match its number (a fixed such DNI when the citizen's is an eIDAS
+// identifier, which has no check letter).
+func wrongLetter(b *Base) string {
+	id, err := dni.Parse(genuineID(b))
+	if err != nil || (id.Kind() != dni.KindDNI && id.Kind() != dni.KindNIE) {
+		return "12345678A"
+	}
+	// Only one letter matches a number: any other is wrong.
+	s := id.String()
+	wrong := "A"
+	if s[len(s)-1] == 'A' {
+		wrong = "B"
+	}
+	return s[:len(s)-1] + wrong
 }
 
 func setClassRef(value func(b *Base) string) edit {
@@ -90,5 +130,48 @@ func init() {
 		Case{ID: "CLV-12", Group: g, Title: "no AuthnContextClassRef", Expect: Refuse, reason: saml.ErrMissingElement,
 			How:   "before the root is signed, AuthnContextClassRef is removed, so the response names no achieved level",
 			Build: variant(nil, secResponse, removeInAssertion(pClassRef), nil)},
+		Case{ID: "CLV-13", Group: g, Title: "no PersonIdentifier", Expect: Refuse, reason: saml.ErrIdentity,
+			How:   "the response carries no PersonIdentifier attribute while the NameID still holds the citizen's DNI; the identity is PersonIdentifier, never the NameID, which the gateway may send as an opaque transient value",
+			Build: variant(withoutAttribute(saml.AttrPersonIdentifier), secResponse, nil, nil)},
+		Case{ID: "CLV-14", Group: g, Title: "no PersonIdentifier, NameID is another citizen's DNI", Expect: Refuse, reason: saml.ErrIdentity,
+			How: "the PersonIdentifier attribute is removed and the NameID holds the attacker's DNI while the names stay the citizen's, so a service falling back to the NameID logs in someone the names do not describe",
+			Build: variant(func(b *Base, p *saml.ResponseParams) {
+				withoutAttribute(saml.AttrPersonIdentifier)(b, p)
+				p.NameID = saml.NameID{Value: b.evilID(), Format: saml.NameIDPersistent}
+			}, secResponse, nil, nil)},
+		Case{ID: "CLV-15", Group: g, Title: "empty PersonIdentifier", Expect: Refuse, reason: saml.ErrIdentity,
+			How:   "the PersonIdentifier attribute has one empty AttributeValue; the NameID still holds the citizen's DNI",
+			Build: variant(withPersonID(constant("")), secResponse, nil, nil)},
+		Case{ID: "CLV-16", Group: g, Title: "PersonIdentifier with two values", Expect: Refuse, reason: saml.ErrIdentity,
+			How:   "the PersonIdentifier attribute carries the citizen's DNI and then the attacker's as a second AttributeValue, so two readers may take different identities",
+			Build: variant(withPersonID(genuineID, evilIDOf), secResponse, nil, nil)},
+		Case{ID: "CLV-17", Group: g, Title: "PersonIdentifier with a wrong check letter", Expect: Refuse, reason: saml.ErrIdentity,
+			How:   "the PersonIdentifier is the citizen's DNI or NIE number with a check letter that does not match it (12345678A when the citizen's identifier has no check letter)",
+			Build: variant(withPersonID(wrongLetter), secResponse, nil, nil)},
+		Case{ID: "CLV-18", Group: g, Title: "empty NameID", Expect: Refuse, reason: saml.ErrIdentity,
+			How: "before the root is signed, the Subject's NameID is emptied while PersonIdentifier stays the citizen's: the identity comes from PersonIdentifier, but a subject naming no one is not a well-formed assertion",
+			Build: variant(nil, secResponse, onAssertion(func(e *editor, _ *Base, a *etree.Element) {
+				e.find(a, pNameID).SetText("")
+			}), nil)},
+		Case{ID: "CLV-19", Group: g, Title: "required FamilyName missing", Expect: Refuse, reason: saml.ErrMissingAttribute,
+			How:   "the response carries no CurrentFamilyName, which the request marks isRequired=\"true\" (the SDK's default request and the official kits do; a service that asks for it as optional may accept)",
+			Build: variant(withoutAttribute(saml.AttrCurrentFamilyName), secResponse, nil, nil)},
+		Case{ID: "CLV-20", Group: g, Title: "second PersonIdentifier in another AttributeStatement", Expect: Refuse, reason: saml.ErrMalformed,
+			How: "before the root is signed, a second AttributeStatement holding a PersonIdentifier with the attacker's DNI is appended to the assertion, after the genuine one",
+			Build: variant(nil, secResponse, onAssertion(func(e *editor, b *Base, a *etree.Element) {
+				at := e.mustPersonID(a).Parent()
+				if at == nil {
+					return
+				}
+				c := at.Copy()
+				c.FindElement("./saml2:AttributeValue").SetText(b.evilID())
+				a.CreateElement("saml2:AttributeStatement").AddChild(c)
+			}), nil)},
+		Case{ID: "CLV-21", Group: g, Title: "eIDAS citizen", Expect: Accept, identity: eidasCitizen,
+			How: "the citizen is a citizen of another EU state: PersonIdentifier (and NameID) hold the eIDAS identifier " + eidasCitizen + " instead of a DNI",
+			Build: variant(func(_ *Base, p *saml.ResponseParams) {
+				p.NameID.Value = eidasCitizen
+				withPersonID(constant(eidasCitizen))(nil, p)
+			}, secResponse, nil, nil)},
 	)
 }

@@ -131,6 +131,9 @@ type Case struct {
 	// catalogue's test checks it, so that no case passes for an accidental
 	// reason (a broken build refused as "signature invalid", say).
 	reason error
+	// identity is the PersonIdentifier an accepted case logs in, when it is
+	// not the Base's.
+	identity string
 }
 
 var catalogue []Case

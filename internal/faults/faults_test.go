@@ -92,7 +92,9 @@ func spFor(b *Base) (*saml.Validator, saml.Expectation) {
 		DecryptionKeys: []*rsa.PrivateKey{spKeys.Key},
 		Now:            func() time.Time { return b.Now },
 	}
-	return v, saml.Expectation{RequestID: b.Params.InResponseTo, MinLoA: b.Params.LoA}
+	// What clave.Client expects of its default request.
+	return v, saml.Expectation{RequestID: b.Params.InResponseTo, MinLoA: b.Params.LoA,
+		RequiredAttributes: saml.RequiredAttributes(saml.DefaultAttributes())}
 }
 
 // post runs a delivery through the validator as an ACS would: the form field
@@ -150,10 +152,11 @@ func TestCatalogueAgainstValidator(t *testing.T) {
 					case Accept:
 						require.NoError(t, err, "%s: %s", c.Title, c.How)
 						require.NotNil(t, a)
-						if pid := personIdentifier(b.Params); pid != "" {
-							got, _ := a.Attribute(saml.AttrPersonIdentifier)
-							assert.Equal(t, pid, got, "identity")
+						want := personIdentifier(b.Params)
+						if c.identity != "" {
+							want = c.identity
 						}
+						assert.Equal(t, want, a.PersonIdentifier, "identity")
 						assert.Equal(t, b.Params.InResponseTo, a.InResponseTo)
 						assert.GreaterOrEqual(t, a.LoA, b.Params.LoA)
 					case Refuse:
@@ -203,6 +206,7 @@ func TestCatalogueShape(t *testing.T) {
 		assert.NotNil(t, c.Build, c.ID)
 		if c.Expect == Refuse {
 			assert.NotNil(t, c.reason, "%s: refusal without the reason our validator gives", c.ID)
+			assert.Empty(t, c.identity, c.ID)
 		} else {
 			assert.Nil(t, c.reason, c.ID)
 		}
