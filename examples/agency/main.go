@@ -23,8 +23,6 @@ import (
 	"time"
 
 	"github.com/clave-go/clave"
-	"github.com/clave-go/clave/examples/internal/agencyapp"
-	"github.com/clave-go/clave/internal/pki"
 	"github.com/clave-go/clave/saml"
 )
 
@@ -105,17 +103,20 @@ func buildConfig(o *options, log *slog.Logger) (clave.Config, *saml.CertificateF
 
 	switch {
 	case o.keyFile != "" || o.certFile != "":
-		kp, err := pki.LoadKeyPair(o.certFile, o.keyFile)
+		if o.keyFile == "" || o.certFile == "" {
+			return cfg, nil, errors.New("-key and -cert go together")
+		}
+		key, cert, err := loadKeyPair(o.certFile, o.keyFile)
 		if err != nil {
 			return cfg, nil, err
 		}
-		cfg.Key, cfg.Certificate = kp.Key, kp.Certificate
+		cfg.Key, cfg.Certificate = key, cert
 	default:
-		kp, err := pki.Generate("agency demo (ephemeral)", 2048, time.Now().Add(-time.Hour), 30*24*time.Hour)
+		key, cert, err := selfSigned("agency demo (ephemeral)", 30*24*time.Hour)
 		if err != nil {
 			return cfg, nil, err
 		}
-		cfg.Key, cfg.Certificate = kp.Key, kp.Certificate
+		cfg.Key, cfg.Certificate = key, cert
 		log.Warn("no -key/-cert: using an ephemeral key; a real gateway will refuse it until its certificate is registered")
 	}
 
@@ -125,7 +126,7 @@ func buildConfig(o *options, log *slog.Logger) (clave.Config, *saml.CertificateF
 		if err != nil {
 			return cfg, nil, err
 		}
-		certs, err := pki.ParseCertificates(data)
+		certs, err := parseCertificates(data)
 		if err != nil {
 			return cfg, nil, fmt.Errorf("%s: %w", o.gatewayCert, err)
 		}
@@ -175,7 +176,7 @@ func run(args []string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: agencyapp.Handler(c), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: site(c), ReadHeaderTimeout: 10 * time.Second}
 	log.Info("agency listening", "url", "http://"+ln.Addr().String()+"/", "gateway", c.GatewayURL(), "acs", cfg.ACSURL,
 		"sp_certificate", certSummary(cfg.Certificate))
 	go func() {
@@ -206,5 +207,5 @@ func certSummary(c *x509.Certificate) string {
 	if c == nil {
 		return "(none)"
 	}
-	return c.Subject.CommonName + " sha256:" + pki.Fingerprint(c)[:16]
+	return c.Subject.CommonName + " sha256:" + fingerprint(c)[:16]
 }

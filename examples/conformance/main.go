@@ -14,6 +14,7 @@ package main
 import (
 	"context"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,7 +28,6 @@ import (
 	"time"
 
 	"github.com/clave-go/clave/conformance"
-	"github.com/clave-go/clave/internal/pki"
 	"github.com/clave-go/clave/saml"
 )
 
@@ -123,11 +123,34 @@ func readCertificate(path string) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	certs, err := pki.ParseCertificates(data)
+	certs, err := parseCertificates(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return certs[0], nil
+}
+
+// parseCertificates reads every CERTIFICATE block of a PEM file.
+func parseCertificates(data []byte) ([]*x509.Certificate, error) {
+	var certs []*x509.Certificate
+	for {
+		var b *pem.Block
+		if b, data = pem.Decode(data); b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("no PEM certificate found")
+	}
+	return certs, nil
 }
 
 // certificatesHandler serves the kit's certificates document, as the gateway

@@ -1,10 +1,16 @@
 package main
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,9 +24,23 @@ import (
 
 	"github.com/clave-go/clave"
 	"github.com/clave-go/clave/conformance"
-	"github.com/clave-go/clave/internal/pki"
 	"github.com/clave-go/clave/saml"
 )
+
+// selfSigned makes the agency's key and certificate.
+func selfSigned(t *testing.T, commonName string) (*rsa.PrivateKey, *x509.Certificate) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: commonName},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	return key, cert
+}
 
 // newAgency is a small agency on our SDK, configured the way an agency
 // configures itself for the kit: the PEM file the kit leaves in its key
@@ -31,11 +51,11 @@ func newAgency(t *testing.T, keyDir string, acs http.Handler) *httptest.Server {
 	t.Helper()
 	certs, err := os.ReadFile(filepath.Join(keyDir, conformance.TrustedCertificatesFile))
 	require.NoError(t, err)
-	trusted, err := pki.ParseCertificates(certs)
+	trusted, err := parseCertificates(certs)
 	require.NoError(t, err)
-	sp, err := pki.Generate("agencia", 2048, time.Now().Add(-time.Hour), time.Hour*24)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(keyDir, "agency.pem"), pki.CertificatePEM(sp.Certificate), 0o644))
+	spKey, spCert := selfSigned(t, "agencia")
+	require.NoError(t, os.WriteFile(filepath.Join(keyDir, "agency.pem"),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: spCert.Raw}), 0o644))
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -44,8 +64,8 @@ func newAgency(t *testing.T, keyDir string, acs http.Handler) *httptest.Server {
 		SPID:                "S0000000E_E00000000",
 		ApplicationName:     "Agencia",
 		ACSURL:              srv.URL + "/clave/acs",
-		Key:                 sp.Key,
-		Certificate:         sp.Certificate,
+		Key:                 spKey,
+		Certificate:         spCert,
 		CookieSecret:        []byte(strings.Repeat("k", 32)),
 		Logger:              slog.New(slog.DiscardHandler), // refusals are the point here
 	})

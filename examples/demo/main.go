@@ -6,31 +6,39 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/x509"
+	_ "embed"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/clave-go/clave"
-	"github.com/clave-go/clave/examples/internal/agencyapp"
-	"github.com/clave-go/clave/examples/internal/gatewayapp"
-	"github.com/clave-go/clave/internal/pki"
+	"github.com/clave-go/clave/gateway"
 	"github.com/clave-go/clave/saml"
 )
 
 const (
 	spid    = "S0000000E_E00000000"
 	appName = "AgenciaDemo"
+	// inboxPath is where the gateway's demo inbox page is served.
+	inboxPath = "/demo/inbox"
 )
+
+// citizensJSON is the demo citizens' seed (the table in README.md).
+//
+//go:embed citizens.json
+var citizensJSON []byte
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -47,7 +55,7 @@ func main() {
 
 // demo is what run hands its caller once both servers accept connections.
 type demo struct {
-	gateway    *clave.Gateway
+	gateway    *gateway.Gateway
 	gatewayURL string
 	agencyURL  string
 }
@@ -75,23 +83,37 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger,
 		return err
 	}
 	defer aln.Close()
-	d := demo{gatewayURL: gatewayapp.BaseURL(*gatewayAddr, gln), agencyURL: gatewayapp.BaseURL(*agencyAddr, aln)}
+	d := demo{gatewayURL: baseURL(*gatewayAddr, gln), agencyURL: baseURL(*agencyAddr, aln)}
 	acs := d.agencyURL + "/clave/acs"
 
-	sp, err := pki.Generate("agency demo (ephemeral)", 2048, time.Now().Add(-time.Hour), 30*24*time.Hour)
+	// The gateway, with everything in memory, and the agency registered.
+	gwKey, gwCert, err := selfSigned("clave reference gateway (demo)", 30*24*time.Hour)
 	if err != nil {
 		return err
 	}
-	app, err := gatewayapp.New(ctx, gatewayapp.Config{Personas: true, AdminToken: os.Getenv("CLAVE_ADMIN_TOKEN"),
-		BaseURL: d.gatewayURL, Logger: log,
-		ServiceProviders: []clave.ServiceProvider{{SPID: spid, Name: "Sede electrónica de pruebas",
-			Certificates: []*x509.Certificate{sp.Certificate}, ACSURLs: []string{acs}}},
+	spKey, spCert, err := selfSigned("agency demo (ephemeral)", 30*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	citizens, err := gateway.LoadCitizens(bytes.NewReader(citizensJSON))
+	if err != nil {
+		return fmt.Errorf("embedded citizens: %w", err)
+	}
+	gw, err := gateway.New(ctx, gateway.Config{BaseURL: d.gatewayURL, SigningKey: gwKey, SigningCertificate: gwCert,
+		Personas: true, AdminToken: os.Getenv("CLAVE_ADMIN_TOKEN"), Logger: log,
+		ServiceProviders: []gateway.ServiceProvider{{SPID: spid, Name: "Sede electrónica de pruebas",
+			Certificates: []*x509.Certificate{spCert}, ACSURLs: []string{acs}}},
 	})
 	if err != nil {
 		return err
 	}
-	defer app.Close()
-	d.gateway = app.Gateway
+	if err := gw.SeedCitizens(ctx, citizens); err != nil {
+		return err
+	}
+	d.gateway = gw
+	gwMux := http.NewServeMux()
+	gwMux.Handle("GET "+inboxPath, inboxHandler(gw.Inbox()))
+	gwMux.Handle("/", gw)
 
 	cookieSecret := make([]byte, 32)
 	_, _ = rand.Read(cookieSecret)
@@ -99,7 +121,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger,
 		Environment: clave.Custom, GatewayURL: d.gateway.Endpoint(), GatewayIssuer: d.gateway.Issuer(),
 		GatewayCertificates: saml.StaticCertificates(d.gateway.TrustedCertificates()),
 		SPID:                spid, ApplicationName: appName, ACSURL: acs,
-		Key: sp.Key, Certificate: sp.Certificate, CookieSecret: cookieSecret,
+		Key: spKey, Certificate: spCert, CookieSecret: cookieSecret,
 		LoA: saml.LoALow, Logger: log,
 	})
 	if err != nil {
@@ -117,7 +139,7 @@ Cl@ve demo: a reference gateway and an agency site, both in this process; nothin
 
 Other demo citizens: README.md, "Reference gateway". Ctrl+C stops the demo.
 
-`, d.agencyURL, d.gatewayURL, gatewayapp.InboxPath)
+`, d.agencyURL, d.gatewayURL, inboxPath)
 	if ready != nil {
 		ready <- d
 	}
@@ -125,8 +147,8 @@ Other demo citizens: README.md, "Reference gateway". Ctrl+C stops the demo.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make(chan error, 2)
-	go func() { errs <- gatewayapp.Serve(ctx, gln, app.Handler) }()
-	go func() { errs <- gatewayapp.Serve(ctx, aln, agencyapp.Handler(client)) }()
+	go func() { errs <- serve(ctx, gln, gwMux) }()
+	go func() { errs <- serve(ctx, aln, site(client)) }()
 	first := <-errs
 	cancel() // one server stopping stops the other
 	return errors.Join(first, <-errs)

@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/clave-go/clave"
+	"github.com/clave-go/clave/gateway"
 )
 
 var (
@@ -125,7 +125,7 @@ func TestDemoPINLogin(t *testing.T) {
 	b.get(b.resolve(link[1]))
 	b.submit(url.Values{"document": {"12345678Z"}, "contrast": {"01/01/2030"}, "code": {""}})
 	require.Equal(t, http.StatusOK, b.resp.StatusCode, b.page)
-	sms, err := d.gateway.Inbox().Last(clave.ChannelSMS, "+34600000001")
+	sms, err := d.gateway.Inbox().Last(gateway.ChannelSMS, "+34600000001")
 	require.NoError(t, err, "the PIN went to MARIA's phone")
 
 	// The demo inbox page shows the same SMS.

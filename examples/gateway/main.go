@@ -23,9 +23,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/clave-go/clave"
-	"github.com/clave-go/clave/examples/internal/gatewayapp"
-	"github.com/clave-go/clave/internal/pki"
+	"github.com/clave-go/clave/gateway"
 	"github.com/clave-go/clave/saml"
 )
 
@@ -70,14 +68,14 @@ func parseFlags(args []string) (*options, error) {
 
 // appConfig reads the files the flags name, so that a bad file stops the
 // gateway before it listens.
-func (o *options) appConfig(log *slog.Logger) (gatewayapp.Config, error) {
+func (o *options) appConfig(log *slog.Logger) (appConfig, error) {
 	// The admin token comes only from the environment: a flag would show it in
 	// the process list.
-	cfg := gatewayapp.Config{DBPath: o.db, KeyFile: o.keyFile, CertFile: o.certFile, Logger: log,
-		Personas: o.personas, AdminToken: os.Getenv("CLAVE_ADMIN_TOKEN")}
+	cfg := appConfig{dbPath: o.db, keyFile: o.keyFile, certFile: o.certFile, log: log,
+		personas: o.personas, adminToken: os.Getenv("CLAVE_ADMIN_TOKEN")}
 	var err error
 	if o.spConfig != "" {
-		if cfg.ServiceProviders, err = clave.LoadServiceProviders(o.spConfig); err != nil {
+		if cfg.serviceProviders, err = gateway.LoadServiceProviders(o.spConfig); err != nil {
 			return cfg, err
 		}
 	}
@@ -87,17 +85,17 @@ func (o *options) appConfig(log *slog.Logger) (gatewayapp.Config, error) {
 			return cfg, err
 		}
 		defer f.Close()
-		if cfg.Citizens, err = clave.LoadCitizens(f); err != nil {
+		if cfg.citizens, err = gateway.LoadCitizens(f); err != nil {
 			return cfg, fmt.Errorf("%s: %w", o.citizens, err)
 		}
 	}
 	// The environment is read here, not as the flag's default, so that -h
 	// does not print the secret.
 	if secret := cmp.Or(o.pinSecret, os.Getenv("CLAVE_PIN_SECRET")); secret != "" {
-		if cfg.PINSecret, err = hex.DecodeString(secret); err != nil {
+		if cfg.pinSecret, err = hex.DecodeString(secret); err != nil {
 			return cfg, fmt.Errorf("-pin-secret: %w", err)
 		}
-		if len(cfg.PINSecret) < 32 {
+		if len(cfg.pinSecret) < 32 {
 			return cfg, errors.New("-pin-secret: want at least 32 bytes (64 hex digits)")
 		}
 	}
@@ -120,26 +118,26 @@ func run(ctx context.Context, args []string, log *slog.Logger, ready chan<- stri
 		return err
 	}
 	defer ln.Close()
-	cfg.BaseURL = o.baseURL
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = gatewayapp.BaseURL(o.addr, ln)
+	cfg.baseURL = o.baseURL
+	if cfg.baseURL == "" {
+		cfg.baseURL = baseURL(o.addr, ln)
 	}
-	app, err := gatewayapp.New(ctx, cfg)
+	a, err := newApp(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer app.Close()
-	gw := app.Gateway
+	defer a.Close()
+	gw := a.gateway
 	cert := gw.TrustedCertificates()[0]
-	log.Info("reference gateway listening", "url", cfg.BaseURL, "endpoint", gw.Endpoint(),
-		"certificates", cfg.BaseURL+saml.CertificatesPath, "inbox", cfg.BaseURL+gatewayapp.InboxPath,
-		"issuer", gw.Issuer(), "signing_certificate", cert.Subject.CommonName+" sha256:"+pki.Fingerprint(cert)[:16],
-		"db", o.db, "service_providers", len(cfg.ServiceProviders))
+	log.Info("reference gateway listening", "url", cfg.baseURL, "endpoint", gw.Endpoint(),
+		"certificates", cfg.baseURL+saml.CertificatesPath, "inbox", cfg.baseURL+inboxPath,
+		"issuer", gw.Issuer(), "signing_certificate", cert.Subject.CommonName+" sha256:"+fingerprint(cert)[:16],
+		"db", o.db, "service_providers", len(cfg.serviceProviders))
 	log.Info("to register a service, list it in a JSON file passed with -sp-config (format in README.md, \"Reference gateway\"); then point the agency here",
-		"example", fmt.Sprintf("go run ./examples/agency -env custom -gateway-url %s -gateway-issuer %s -key sp-key.pem -cert sp-cert.pem",
+		"example", fmt.Sprintf("go run ./examples/agency -env custom -gateway-url %s -gateway-issuer %s -key sp.key -cert sp.crt",
 			gw.Endpoint(), gw.Issuer()))
 	if ready != nil {
-		ready <- cfg.BaseURL
+		ready <- cfg.baseURL
 	}
-	return gatewayapp.Serve(ctx, ln, app.Handler)
+	return serve(ctx, ln, a.handler)
 }

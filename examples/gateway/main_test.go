@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/rsa"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/clave-go/clave/internal/pki"
+	"github.com/clave-go/clave/gateway"
 	"github.com/clave-go/clave/saml"
 )
 
@@ -71,7 +74,7 @@ func publishedCertificate(t *testing.T, base string) string {
 	certs, err := saml.ParseCertificatesDocument([]byte(doc))
 	require.NoError(t, err)
 	require.NotEmpty(t, certs)
-	return pki.Fingerprint(certs[0].Certificate)
+	return fingerprint(certs[0].Certificate)
 }
 
 func TestGatewayServes(t *testing.T) {
@@ -112,11 +115,13 @@ func TestGatewayKeepsItsKeyWithADatabaseFile(t *testing.T) {
 
 func TestGatewayFlags(t *testing.T) {
 	dir := t.TempDir()
-	kp, err := pki.Generate("gw", 2048, time.Now().Add(-time.Hour), 48*time.Hour)
+	key, cert, err := selfSigned("gw", 48*time.Hour)
+	require.NoError(t, err)
+	keyPEM, err := privateKeyPEM(key)
 	require.NoError(t, err)
 	keyFile, certFile := filepath.Join(dir, "k.pem"), filepath.Join(dir, "c.pem")
-	require.NoError(t, os.WriteFile(keyFile, pki.KeyPEM(kp.Key), 0o600))
-	require.NoError(t, os.WriteFile(certFile, pki.CertificatePEM(kp.Certificate), 0o600))
+	require.NoError(t, os.WriteFile(keyFile, keyPEM, 0o600))
+	require.NoError(t, os.WriteFile(certFile, certificatePEM(cert), 0o600))
 	spFile := filepath.Join(dir, "sps.json")
 	require.NoError(t, os.WriteFile(spFile, []byte(`{"service_providers": [{"spid": "S0000000E_E00000000",
 	  "certificates": ["c.pem"], "acs_urls": ["http://127.0.0.1:8080/clave/acs"]}]}`), 0o600))
@@ -129,13 +134,13 @@ func TestGatewayFlags(t *testing.T) {
 		"-base-url", "http://gateway.test:9000")
 	assert.Equal(t, "http://gateway.test:9000", base)
 	base, _ = start(t, "-key", keyFile, "-cert", certFile)
-	assert.Equal(t, pki.Fingerprint(kp.Certificate), publishedCertificate(t, base), "-key/-cert sign")
+	assert.Equal(t, fingerprint(cert), publishedCertificate(t, base), "-key/-cert sign")
 	o, err := parseFlags([]string{"-key", keyFile, "-cert", certFile, "-sp-config", spFile, "-citizens", citizens})
 	require.NoError(t, err)
 	cfg, err := o.appConfig(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
-	require.Len(t, cfg.ServiceProviders, 1)
-	require.Len(t, cfg.Citizens, 1)
+	require.Len(t, cfg.serviceProviders, 1)
+	require.Len(t, cfg.citizens, 1)
 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for name, args := range map[string][]string{
@@ -153,4 +158,100 @@ func TestGatewayFlags(t *testing.T) {
 			assert.Error(t, run(context.Background(), args, log, nil))
 		})
 	}
+}
+
+func TestDefaultCitizens(t *testing.T) {
+	cs, err := defaultCitizens()
+	require.NoError(t, err)
+	require.NotEmpty(t, cs)
+	// The demo's instructions rely on this persona.
+	assert.Equal(t, "12345678Z", cs[0].ID)
+	assert.Equal(t, "MARIA", cs[0].GivenName)
+	assert.True(t, cs[0].MatchContrast("01/01/2030"))
+	assert.Equal(t, "+34600000001", cs[0].Phone)
+}
+
+func TestInboxPage(t *testing.T) {
+	ctx := context.Background()
+	a, err := newApp(ctx, appConfig{baseURL: "http://127.0.0.1:9000", log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	defer a.Close()
+	srv := httptest.NewServer(a.handler)
+	defer srv.Close()
+
+	page := func() string {
+		resp, err := http.Get(srv.URL + inboxPath)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	empty := page()
+	assert.Contains(t, empty, `<meta http-equiv="refresh" content="5">`)
+	assert.Contains(t, empty, `id="empty"`)
+
+	in := a.gateway.Inbox()
+	t0 := time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
+	for _, m := range []gateway.Message{
+		{Channel: gateway.ChannelSMS, To: "+34600000001", Text: "PIN ABC <first>", SentAt: t0},
+		{Channel: gateway.ChannelSMS, To: "+34600000002", Text: "PIN DEF", SentAt: t0.Add(time.Minute)},
+		{Channel: gateway.ChannelSMS, To: "+34600000001", Text: "PIN GHI second", SentAt: t0.Add(2 * time.Minute)},
+		{Channel: gateway.ChannelApp, To: "23456789D", Text: "Confirme el acceso", SentAt: t0.Add(30 * time.Second)},
+	} {
+		require.NoError(t, in.Send(ctx, m))
+	}
+	p := page()
+	assert.NotContains(t, p, `id="empty"`)
+	assert.Contains(t, p, "PIN ABC &lt;first&gt;", "text is escaped")
+	order := func(parts ...string) {
+		t.Helper()
+		last := -1
+		for _, s := range parts {
+			i := strings.Index(p, s)
+			require.GreaterOrEqual(t, i, 0, s)
+			assert.Greater(t, i, last, "%q out of order", s)
+			last = i
+		}
+	}
+	order("34600000001", "PIN GHI second", "PIN ABC", "34600000002", "PIN DEF", "23456789D", "Confirme el acceso")
+	assert.Contains(t, p, `<span class="channel">app</span>`)
+
+	// The gateway itself is served beside the page.
+	resp, err := http.Get(srv.URL + "/Proxy2/Certificates")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+func TestSigningKey(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	db := filepath.Join(t.TempDir(), "gw.db")
+	key, cert := keyFiles(db)
+	require.NoError(t, os.WriteFile(key, []byte("x"), 0o600))
+	_, _, err := signingKey(appConfig{dbPath: db, log: log})
+	assert.ErrorContains(t, err, "exists without", "a lone key is not silently replaced")
+
+	require.NoError(t, os.Remove(key))
+	aKey, aCert, err := signingKey(appConfig{dbPath: db, log: log})
+	require.NoError(t, err)
+	_, bCert, err := signingKey(appConfig{dbPath: db, log: log})
+	require.NoError(t, err)
+	assert.True(t, aCert.Equal(bCert))
+	_, _, err = signingKey(appConfig{keyFile: key, log: log})
+	assert.Error(t, err, "key without certificate")
+	cKey, _, err := signingKey(appConfig{keyFile: key, certFile: cert, log: log})
+	require.NoError(t, err)
+	assert.True(t, aKey.(*rsa.PrivateKey).Equal(cKey))
+}
+
+func TestBaseURL(t *testing.T) {
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	assert.Equal(t, "http://127.0.0.1:"+port, baseURL("127.0.0.1:0", ln))
+	assert.Equal(t, "http://localhost:"+port, baseURL(":0", ln))
+	assert.Equal(t, "http://localhost:"+port, baseURL("0.0.0.0:0", ln))
 }

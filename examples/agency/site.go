@@ -1,8 +1,4 @@
-// Package agencyapp is the example agency site — a home page, a profile page
-// behind "Entrar con Cl@ve", the ACS and logout — shared by examples/agency
-// (against any gateway) and examples/demo (against the reference gateway in
-// the same process).
-package agencyapp
+package main
 
 import (
 	"html/template"
@@ -28,9 +24,9 @@ var pages = template.Must(template.New("home").Parse(`<!DOCTYPE html>
 </body></html>
 `))
 
-// Handler serves the agency site for c: "/" (home), "/perfil" (login
-// required), "/clave/acs" and "/clave/logout".
-func Handler(c *clave.Client) http.Handler {
+// site serves the agency for c: "/" (home), "/perfil" (login required),
+// "/clave/acs" and "/clave/logout".
+func site(c *clave.Client) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/clave/acs", c.ACSHandler())
 	mux.Handle("/clave/logout", c.LogoutHandler())

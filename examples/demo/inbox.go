@@ -1,4 +1,4 @@
-package gatewayapp
+package main
 
 import (
 	"cmp"
@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"slices"
 
-	"github.com/clave-go/clave"
+	"github.com/clave-go/clave/gateway"
 )
 
 // inboxRefresh is how often the inbox page reloads itself.
@@ -33,13 +33,13 @@ los muestra todos, más recientes primero, y se actualiza cada {{.Refresh}} s.</
 type inboxBox struct {
 	Channel  string
 	To       string
-	Messages []clave.Message // newest first
+	Messages []gateway.Message // newest first
 }
 
-// InboxHandler serves the demo inbox page: every message the reference
+// inboxHandler serves the demo inbox page: every message the reference
 // Notifier kept, grouped by recipient, the recipient with the newest message
 // first. It shows PINs and codes in clear, so it belongs to demos only.
-func InboxHandler(in *clave.Inbox) http.Handler {
+func inboxHandler(in *gateway.Inbox) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var boxes []inboxBox
 		for _, ms := range in.All() {

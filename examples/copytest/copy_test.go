@@ -1,0 +1,186 @@
+// Package copytest checks the promise the examples make: an agency can copy
+// one example directory into a module of its own and build it. Each example's
+// files (tests left out) go into a fresh module that requires this one, as an
+// agency's module would, and must build there; an example that leans on an
+// internal package of this module, or on code elsewhere under examples/, does
+// not.
+package copytest_test
+
+import (
+	"bytes"
+	"go/parser"
+	"go/token"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const (
+	modulePath = "github.com/clave-go/clave"
+	copyModule = "example.com/agencycopy"
+)
+
+func TestExamplesBuildOutsideTheModule(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped in -short mode: builds every example in a module of its own")
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("skipped: the go command is not on PATH (%v)", err)
+	}
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	goMod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(goMod, []byte("module "+modulePath+"\n")) {
+		t.Fatalf("%s is not the root of %s", root, modulePath)
+	}
+	goVersion := regexp.MustCompile(`(?m)^go (\S+)$`).FindSubmatch(goMod)
+	if goVersion == nil {
+		t.Fatal("no go directive in go.mod")
+	}
+	goSum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	examples := exampleDirs(t, filepath.Join(root, "examples"))
+	if len(examples) == 0 {
+		t.Fatal("no examples found")
+	}
+	for _, ex := range examples {
+		t.Run(filepath.Base(ex), func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			copyExample(t, ex, dir)
+			mod := "module " + copyModule + "\n\ngo " + string(goVersion[1]) + "\n\n" +
+				"require " + modulePath + " v0.0.0\n\n" +
+				"replace " + modulePath + " => " + root + "\n"
+			write(t, filepath.Join(dir, "go.mod"), []byte(mod))
+			write(t, filepath.Join(dir, "go.sum"), goSum)
+
+			cmd := exec.Command(goTool, "build", "./...")
+			cmd.Dir = dir
+			cmd.Env = append(withoutGoSettings(os.Environ()),
+				"GOFLAGS=-mod=mod", // the copy's go.mod lists only clave: take its requirements from there
+				"GOPROXY=off",      // everything is in the module cache already; never the network
+				"GOWORK=off",
+				"GOTOOLCHAIN=local",
+			)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("examples/%s does not build as a module of its own (%v):\n%s",
+					filepath.Base(ex), err, out)
+			}
+		})
+	}
+}
+
+// exampleDirs lists the directories right under examples that hold non-test
+// Go files, this one aside.
+func exampleDirs(t *testing.T, examples string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(examples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for _, e := range entries {
+		if !e.IsDir() || e.Name() == "copytest" {
+			continue
+		}
+		dir := filepath.Join(examples, e.Name())
+		files, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if isSource(f.Name()) {
+				dirs = append(dirs, dir)
+				break
+			}
+		}
+	}
+	return dirs
+}
+
+func isSource(name string) bool {
+	return strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go")
+}
+
+// copyExample copies the example's files, tests left out (an agency's copy
+// would take them, but they may use test-only helpers of their own), and
+// files the sources embed. Each source's imports are checked on the way:
+// nothing internal to this module and nothing else under examples/, which
+// an agency would not have copied.
+func copyExample(t *testing.T, from, to string) {
+	t.Helper()
+	files, err := os.ReadDir(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if f.IsDir() || strings.HasSuffix(f.Name(), "_test.go") {
+			continue
+		}
+		path := filepath.Join(from, f.Name())
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if isSource(f.Name()) {
+			checkImports(t, path, data)
+		}
+		write(t, filepath.Join(to, f.Name()), data)
+	}
+}
+
+func checkImports(t *testing.T, path string, src []byte) {
+	t.Helper()
+	file, err := parser.ParseFile(token.NewFileSet(), path, src, parser.ImportsOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, imp := range file.Imports {
+		p, _ := strconv.Unquote(imp.Path.Value)
+		if p != modulePath && !strings.HasPrefix(p, modulePath+"/") {
+			continue
+		}
+		rest := strings.TrimPrefix(p, modulePath)
+		switch {
+		case strings.Contains(rest+"/", "/internal/"):
+			t.Errorf("%s imports %s: internal packages are not part of the public API", path, p)
+		case strings.HasPrefix(rest, "/examples/"):
+			t.Errorf("%s imports %s: an example must stand alone, an agency copies one directory", path, p)
+		}
+	}
+}
+
+func write(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// withoutGoSettings drops the settings the copy's build sets itself (CI runs
+// the tests with GOFLAGS=-race, for one).
+func withoutGoSettings(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "GOFLAGS", "GOPROXY", "GOWORK", "GOTOOLCHAIN":
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
