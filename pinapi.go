@@ -34,6 +34,9 @@ var (
 	// ErrPINPhoneRequired means that after repeated failures the citizen
 	// must also type their registered phone, and it was missing or wrong.
 	ErrPINPhoneRequired = errors.New("clave: registered phone required with the Cl@ve PIN")
+	// ErrPINUnavailable means the gateway could not reach its own storage:
+	// nothing was counted or spent, and the same call may be retried.
+	ErrPINUnavailable = errors.New("clave: Cl@ve PIN temporarily unavailable")
 )
 
 // PINAPIError is a refusal by the gateway's PIN API.
@@ -43,7 +46,7 @@ type PINAPIError struct {
 	// Code is the gateway's error code: wrong_pin, phone_required, blocked,
 	// rate_limited, loa_not_reached, request_reused, bad_document,
 	// bad_code, bad_acs_url, bad_request_id, bad_loa, bad_request,
-	// unauthorized, stale, replayed, too_large or internal. It is empty
+	// unauthorized, stale, replayed, too_large, unavailable or internal. It is empty
 	// when the answer was not the API's JSON (a proxy's error page).
 	Code string
 	// RetryAt is set with rate_limited: the first moment a call may succeed.
@@ -60,7 +63,7 @@ func (e *PINAPIError) Error() string {
 }
 
 // Is lets errors.Is match the sentinel outcomes ErrPINWrong, ErrPINBlocked,
-// ErrPINRateLimited and ErrPINPhoneRequired.
+// ErrPINRateLimited, ErrPINPhoneRequired and ErrPINUnavailable.
 func (e *PINAPIError) Is(target error) bool {
 	switch target {
 	case ErrPINWrong:
@@ -71,6 +74,8 @@ func (e *PINAPIError) Is(target error) bool {
 		return e.Code == pinwire.CodeRateLimited
 	case ErrPINPhoneRequired:
 		return e.Code == pinwire.CodePhoneRequired
+	case ErrPINUnavailable:
+		return e.Code == pinwire.CodeUnavailable
 	}
 	return false
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/clave-go/clave/gateway/method"
 	"github.com/clave-go/clave/internal/dni"
+	"github.com/clave-go/clave/internal/limit"
 	"github.com/clave-go/clave/saml"
 )
 
@@ -31,12 +32,76 @@ const (
 // Method is Cl@ve PIN on the gateway's chooser (a method.Method): the
 // citizen's pages, on top of a Service.
 type Method struct {
-	svc      *Service
-	citizens method.Citizens
-	notifier method.Notifier
-	devices  Devices
-	log      *slog.Logger
+	svc *Service
+	// strangers issues and checks the decoys of identifiers that are not
+	// registered, in bounded memory: nothing is stored for them, yet they
+	// get the same answers, limits and failure counting as citizens.
+	strangers *Service
+	citizens  method.Citizens
+	notifier  method.Notifier
+	devices   Devices
+	log       *slog.Logger
+	limits    limiters
 }
+
+// Limits bound how fast any client, and everyone together, can ask for and
+// try PINs, on top of the per-citizen rules of Config. They stop guessing
+// spread across many identifiers, which per-citizen counters cannot see, and
+// are far above what a person meets: one login takes a request or two and a
+// few attempts. Zero fields take the defaults.
+type Limits struct {
+	// ClientRequests is how many PINs one client may ask for per
+	// ClientWindow; default 20.
+	ClientRequests int
+	// ClientAttempts is how many PINs one client may type per ClientWindow;
+	// default 40.
+	ClientAttempts int
+	// ClientIdentifiers is how many different DNI/NIE one client may ask
+	// PINs for per ClientWindow; default 10. Going from identifier to
+	// identifier is what guessing across citizens looks like.
+	ClientIdentifiers int
+	// ClientWindow is the span of the per-client limits; default 10 min.
+	ClientWindow time.Duration
+	// GlobalRequests and GlobalAttempts bound everyone together per minute;
+	// defaults 3,000 and 6,000. Reaching them means an attack is under way:
+	// it is logged, and answered "too many attempts, try later".
+	GlobalRequests, GlobalAttempts int
+	// MaxStrangers bounds the decoys kept in memory for unregistered
+	// identifiers; default 100,000 (a few tens of MB at most).
+	MaxStrangers int
+}
+
+type limiters struct {
+	clientRequests, clientAttempts *limit.Window
+	clientIDs                      *limit.Distinct
+	globalRequests, globalAttempts *limit.Window
+}
+
+func (l Limits) withDefaults() Limits {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&l.ClientRequests, 20)
+	def(&l.ClientAttempts, 40)
+	def(&l.ClientIdentifiers, 10)
+	def(&l.GlobalRequests, 3000)
+	def(&l.GlobalAttempts, 6000)
+	def(&l.MaxStrangers, 100_000)
+	if l.ClientWindow <= 0 {
+		l.ClientWindow = 10 * time.Minute
+	}
+	return l
+}
+
+// ErrTooManyAttempts is returned by Issue when a per-client or global limit
+// of Limits refuses the call.
+var ErrTooManyAttempts = errors.New("pin: too many attempts from this client or overall")
+
+// ErrUnavailable wraps a failure of the gateway's own storage: the citizen
+// did nothing wrong and should try again; nothing was counted against them.
+var ErrUnavailable = errors.New("pin: temporarily unavailable")
 
 // NewMethod builds the Cl@ve PIN method: PINs issued and checked by svc,
 // delivered through n to the citizens found in citizens. devices may be set
@@ -45,7 +110,55 @@ func NewMethod(svc *Service, citizens method.Citizens, n method.Notifier, log *s
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Method{svc: svc, citizens: citizens, notifier: n, log: log}
+	m := &Method{svc: svc, citizens: citizens, notifier: n, log: log}
+	m.WithLimits(Limits{})
+	return m
+}
+
+// WithLimits replaces the default Limits.
+func (m *Method) WithLimits(l Limits) *Method {
+	l = l.withDefaults()
+	now := m.svc.cfg.Now
+	win := func(max int, per time.Duration) *limit.Window {
+		return &limit.Window{Max: max, Per: per, Now: now}
+	}
+	m.limits = limiters{
+		clientRequests: win(l.ClientRequests, l.ClientWindow),
+		clientAttempts: win(l.ClientAttempts, l.ClientWindow),
+		clientIDs:      &limit.Distinct{Max: l.ClientIdentifiers, Per: l.ClientWindow, Now: now},
+		globalRequests: win(l.GlobalRequests, time.Minute),
+		globalAttempts: win(l.GlobalAttempts, time.Minute),
+	}
+	cfg := m.svc.cfg
+	cfg.Rand = nil // crypto/rand; the decoys' codes must not be predictable either
+	cfg.Secret = nil
+	m.strangers, _ = New(cfg, &MemoryStore{Max: l.MaxStrangers})
+	return m
+}
+
+// allow applies the per-client and global limits to a request (attempt
+// false) or an attempt at a PIN, for the identifier id; client "" is a
+// call that is not a browser's (the gateway's API, limited per service).
+func (m *Method) allow(ctx context.Context, client, id string, attempt bool) error {
+	perClient, global, what := m.limits.clientRequests, m.limits.globalRequests, "requests"
+	if attempt {
+		perClient, global, what = m.limits.clientAttempts, m.limits.globalAttempts, "attempts"
+	}
+	if client != "" {
+		if ok, _ := perClient.Allow(client); !ok {
+			m.log.WarnContext(ctx, "pin: client over its limit", "limit", what)
+			return ErrTooManyAttempts
+		}
+		if ok, _ := m.limits.clientIDs.Allow(client, id); !ok {
+			m.log.WarnContext(ctx, "pin: client trying many identifiers; refused", "limit", "identifiers")
+			return ErrTooManyAttempts
+		}
+	}
+	if ok, _ := global.Allow(""); !ok {
+		m.log.WarnContext(ctx, "pin: global limit reached: guessing across identifiers suspected", "limit", what)
+		return ErrTooManyAttempts
+	}
+	return nil
 }
 
 // WithDevices makes the method deliver PINs to active apps.
@@ -118,7 +231,7 @@ func (m *Method) renderForm(host method.Host, w http.ResponseWriter, r *http.Req
 }
 
 func (m *Method) renderVerify(host method.Host, w http.ResponseWriter, r *http.Request, f *method.Login, status int, errKey string) {
-	st, err := m.svc.Status(r.Context(), f.Data[keyCitizen])
+	st, err := m.status(r.Context(), f.Data[keyCitizen])
 	if err != nil {
 		m.log.ErrorContext(r.Context(), "pin: status", "error", err)
 	}
@@ -150,10 +263,8 @@ func (m *Method) restart(host method.Host, w http.ResponseWriter, r *http.Reques
 	http.Redirect(w, r, base(f), http.StatusSeeOther)
 }
 
-// request issues a PIN. Whether the identifier is registered, active and
-// matches its contrast datum changes only whether the PIN is delivered: the
-// PIN is issued, rate-limited and counted the same way in every case, so the
-// answer reveals nothing about who is registered.
+// request issues a PIN (see Issue: a decoy for anyone who may not receive
+// one, answered alike).
 func (m *Method) request(host method.Host, w http.ResponseWriter, r *http.Request) {
 	f, ok := m.flowOr404(host, w, r)
 	if !ok {
@@ -170,8 +281,14 @@ func (m *Method) request(host method.Host, w http.ResponseWriter, r *http.Reques
 		return
 	}
 	ctx := r.Context()
-	issued, err := m.Issue(ctx, id.String(), r.PostForm.Get("contrast"), r.PostForm.Get("code"))
+	issued, err := m.Issue(ctx, host.Client(r), id.String(), r.PostForm.Get("contrast"), r.PostForm.Get("code"))
 	switch {
+	case errors.Is(err, ErrTooManyAttempts):
+		m.renderForm(host, w, r, f, http.StatusTooManyRequests, "pin.toomany", id.String())
+		return
+	case errors.Is(err, ErrUnavailable):
+		host.Render(w, r, http.StatusServiceUnavailable, "error", map[string]any{"Message": "error.unavailable"})
+		return
 	case errors.Is(err, ErrBadRequestCode):
 		m.renderForm(host, w, r, f, http.StatusBadRequest, "pin.badcode", id.String())
 		return
@@ -193,37 +310,118 @@ func (m *Method) request(host method.Host, w http.ResponseWriter, r *http.Reques
 		return nil
 	})
 	if err != nil {
-		host.Render(w, r, http.StatusInternalServerError, "error", map[string]any{"Message": "error.request"})
+		m.log.ErrorContext(ctx, "pin: saving the login", "error", err)
+		host.Render(w, r, http.StatusServiceUnavailable, "error", map[string]any{"Message": "error.unavailable"})
 		return
 	}
 	http.Redirect(w, r, base(f), http.StatusSeeOther)
 }
 
 // Issue issues a PIN for id and delivers it when id is a registered, active
-// citizen who typed the right contrast datum. Whether it was delivered changes
-// nothing else: the PIN is issued, rate-limited and counted the same way in
-// every case, so no answer built on it reveals who is registered. Every front
-// door to Cl@ve PIN (these pages, the gateway's API for services' own apps)
-// issues through it.
+// citizen who typed the right contrast datum. Anyone else gets a decoy that
+// never verifies (Service.RequestDecoy), issued, rate-limited and counted
+// the same way, so no answer built on it reveals who is registered and no
+// guess at it can succeed. Decoys of unregistered identifiers are kept in
+// bounded memory, never in the store. Every front door to Cl@ve PIN (these
+// pages, the gateway's API for services' own apps) issues through it.
 //
 // id is a DNI or NIE in any form a person types it; an invalid one is
-// refused with ErrBadCitizen.
-func (m *Method) Issue(ctx context.Context, id, contrast, chosenCode string) (Issued, error) {
+// refused with ErrBadCitizen. client names the caller for the per-client
+// limits ("" for a service's API call). A storage failure wraps
+// ErrUnavailable.
+func (m *Method) Issue(ctx context.Context, client, id, contrast, chosenCode string) (Issued, error) {
 	doc, err := dni.Parse(id)
 	if err != nil || (doc.Kind() != dni.KindDNI && doc.Kind() != dni.KindNIE) {
 		return Issued{}, ErrBadCitizen
 	}
-	issued, err := m.svc.Request(ctx, doc.String(), chosenCode)
-	if err != nil {
+	if err := m.allow(ctx, client, doc.String(), false); err != nil {
 		return Issued{}, err
 	}
 	c, err := m.citizens.Citizen(ctx, doc.String())
-	if err == nil && c.Status == method.StatusActive && c.MatchContrast(contrast) {
-		m.deliver(ctx, c, issued)
-	} else {
-		m.log.InfoContext(ctx, "pin: not delivered (unknown, inactive or wrong contrast datum)", "person", doc)
+	switch {
+	case errors.Is(err, method.ErrUnknownCitizen):
+		m.log.InfoContext(ctx, "pin: decoy for an unregistered identifier", "person", doc)
+		return m.strangers.RequestDecoy(ctx, doc.String(), chosenCode)
+	case err != nil:
+		m.log.ErrorContext(ctx, "pin: reading the registry", "error", err)
+		return Issued{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
+	if c.Status != method.StatusActive || !c.MatchContrast(contrast) {
+		m.log.InfoContext(ctx, "pin: decoy (inactive or wrong contrast datum)", "person", doc)
+		issued, err := m.svc.RequestDecoy(ctx, doc.String(), chosenCode)
+		return issued, m.storage(ctx, err)
+	}
+	issued, err := m.svc.Request(ctx, doc.String(), chosenCode)
+	if err != nil {
+		return Issued{}, m.storage(ctx, err)
+	}
+	m.deliver(ctx, c, issued)
 	return issued, nil
+}
+
+// Check verifies a PIN typed for id with its request code, and returns the
+// citizen it authenticates. It answers alike for registered and
+// unregistered identifiers: ErrWrongPIN, ErrNoPending, ErrExpired, ErrUsed,
+// ErrPhoneRequired, ErrBlocked, ErrTooManyAttempts, or ErrUnavailable when
+// the gateway's storage failed (nothing counted then). client names the
+// caller for the per-client limits ("" for a service's API call).
+func (m *Method) Check(ctx context.Context, client, id, requestCode, typedPIN, typedPhone string) (method.Citizen, error) {
+	doc, err := dni.Parse(id)
+	if err != nil || (doc.Kind() != dni.KindDNI && doc.Kind() != dni.KindNIE) {
+		return method.Citizen{}, ErrBadCitizen
+	}
+	if err := m.allow(ctx, client, doc.String(), true); err != nil {
+		return method.Citizen{}, err
+	}
+	c, err := m.citizens.Citizen(ctx, doc.String())
+	switch {
+	case errors.Is(err, method.ErrUnknownCitizen):
+		err := m.strangers.Verify(ctx, doc.String(), requestCode, typedPIN, typedPhone, "")
+		if err == nil { // cannot happen: a decoy's hash matches no PIN
+			err = ErrWrongPIN
+		}
+		return method.Citizen{}, m.storage(ctx, err)
+	case err != nil:
+		m.log.ErrorContext(ctx, "pin: reading the registry", "error", err)
+		return method.Citizen{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if err := m.svc.Verify(ctx, doc.String(), requestCode, typedPIN, typedPhone, c.Phone); err != nil {
+		return method.Citizen{}, m.storage(ctx, err)
+	}
+	if c.Status != method.StatusActive {
+		// A decoy never verifies; only reachable if the citizen was
+		// blocked between request and verification.
+		return method.Citizen{}, ErrWrongPIN
+	}
+	return c, nil
+}
+
+// storage turns an error that is none of the rules' outcomes into
+// ErrUnavailable, logged: a database failure is never the citizen's mistake.
+func (m *Method) storage(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, rule := range []error{ErrBadCitizen, ErrBadRequestCode, ErrRateLimited, ErrNoPending, ErrExpired,
+		ErrUsed, ErrWrongPIN, ErrPhoneRequired, ErrBlocked, ErrTooManyAttempts, ErrUnavailable} {
+		if errors.Is(err, rule) {
+			return err
+		}
+	}
+	m.log.ErrorContext(ctx, "pin: storage failure", "error", err)
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// status is the PIN state of id, from the store that holds it.
+func (m *Method) status(ctx context.Context, id string) (Status, error) {
+	_, err := m.citizens.Citizen(ctx, id)
+	if errors.Is(err, method.ErrUnknownCitizen) {
+		return m.strangers.Status(ctx, id)
+	}
+	if err != nil {
+		return Status{}, err
+	}
+	return m.svc.Status(ctx, id)
 }
 
 // deliver sends an issued PIN to the citizen: to the active Cl@ve app when
@@ -258,23 +456,14 @@ func (m *Method) verify(host method.Host, w http.ResponseWriter, r *http.Request
 		return
 	}
 	ctx := r.Context()
-	id, err := dni.Parse(who)
-	if err != nil {
-		m.renderVerify(host, w, r, f, http.StatusBadRequest, "pin.wrong")
-		return
-	}
-	c, cerr := m.citizens.Citizen(ctx, id.String())
-	registered := ""
-	if cerr == nil {
-		registered = c.Phone
-	}
-	err = m.svc.Verify(ctx, who, f.Data[keyCode], strings.TrimSpace(r.PostForm.Get("pin")), r.PostForm.Get("phone"), registered)
+	c, err := m.Check(ctx, host.Client(r), who, f.Data[keyCode], strings.TrimSpace(r.PostForm.Get("pin")), r.PostForm.Get("phone"))
 	switch {
-	case err == nil && cerr == nil && c.Status == method.StatusActive:
-		host.Complete(w, r, m, f, c, LoAFor(c))
 	case err == nil:
-		// Only reachable if the citizen was removed or blocked meanwhile.
-		m.renderVerify(host, w, r, f, http.StatusForbidden, "pin.wrong")
+		host.Complete(w, r, m, f, c, LoAFor(c))
+	case errors.Is(err, ErrUnavailable):
+		host.Render(w, r, http.StatusServiceUnavailable, "error", map[string]any{"Message": "error.unavailable"})
+	case errors.Is(err, ErrTooManyAttempts):
+		m.renderVerify(host, w, r, f, http.StatusTooManyRequests, "pin.toomany")
 	case errors.Is(err, ErrBlocked):
 		m.renderVerify(host, w, r, f, http.StatusForbidden, "pin.blocked")
 	case errors.Is(err, ErrPhoneRequired):

@@ -169,7 +169,7 @@ type Issued struct {
 	RequestCode string
 
 	// PIN is the only copy of the PIN in clear, to be delivered to the
-	// citizen and then dropped.
+	// citizen and then dropped; empty for a decoy (RequestDecoy).
 	PIN string
 
 	// ExpiresAt is the first instant at which the PIN no longer verifies,
@@ -275,6 +275,20 @@ func New(cfg Config, st Store) (*Service, error) {
 // [*RateLimitError]; a refused request changes nothing, so the previous PIN
 // stays valid.
 func (s *Service) Request(ctx context.Context, citizen, chosenCode string) (Issued, error) {
+	return s.request(ctx, citizen, chosenCode, false)
+}
+
+// RequestDecoy is Request for a PIN that must never verify: the gateway
+// issues one when the citizen typed the wrong contrast datum, or may not
+// log in, so that the answer (request code, countdown, limits, failure
+// counting) is the same as for a PIN that was delivered, while guessing it
+// is pointless. Its stored hash is random rather than derived from a PIN, so
+// no typed PIN can match it.
+func (s *Service) RequestDecoy(ctx context.Context, citizen, chosenCode string) (Issued, error) {
+	return s.request(ctx, citizen, chosenCode, true)
+}
+
+func (s *Service) request(ctx context.Context, citizen, chosenCode string, decoy bool) (Issued, error) {
 	id, err := parseCitizen(citizen)
 	if err != nil {
 		return Issued{}, err
@@ -304,6 +318,14 @@ func (s *Service) Request(ctx context.Context, citizen, chosenCode string) (Issu
 	now := s.cfg.Now()
 	issued := Issued{RequestCode: code, PIN: p, ExpiresAt: now.Add(s.cfg.Validity)}
 	hash := s.mac(id, code, p)
+	if decoy {
+		// crypto/rand, not cfg.Rand: a predictable decoy hash would be a
+		// PIN after all.
+		if _, err := rand.Read(hash); err != nil {
+			return Issued{}, err
+		}
+		issued.PIN = ""
+	}
 	var refused error
 	err = s.st.Update(ctx, id, func(r *Record) error {
 		s.endBlock(r, now)

@@ -90,6 +90,12 @@ func (r Record) clone() Record {
 // can afford to forget pending PINs, failure counts and blocks on restart.
 // The zero value is ready to use.
 type MemoryStore struct {
+	// Max, when positive, bounds the records kept: a new record beyond it
+	// evicts an arbitrary other one. Only for records whose loss is
+	// harmless, such as the decoys kept for identifiers that are not
+	// registered (they never verify either way).
+	Max int
+
 	mu      sync.Mutex
 	records map[string]Record
 }
@@ -129,6 +135,12 @@ func (m *MemoryStore) Update(ctx context.Context, citizen string, fn func(*Recor
 	}
 	if m.records == nil {
 		m.records = make(map[string]Record)
+	}
+	if _, ok := m.records[citizen]; !ok && m.Max > 0 && len(m.records) >= m.Max {
+		for k := range m.records {
+			delete(m.records, k)
+			break
+		}
 	}
 	// Cloned again so that fn cannot keep a handle on what is stored.
 	m.records[citizen] = r.clone()

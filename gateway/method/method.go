@@ -97,6 +97,9 @@ type Host interface {
 	Citizens() Citizens
 	// Notifier sends SMS and app notifications.
 	Notifier() Notifier
+	// Client names the client that sent r (its address, or the one a
+	// trusted proxy forwarded), for limits per client.
+	Client(r *http.Request) string
 	// Now is the gateway's clock, which tests and the demo can move.
 	Now() time.Time
 	// Logger receives the method's events; never log secrets or full

@@ -55,6 +55,9 @@ type Store interface {
 	// SeenRequest records a (service, request ID) pair until expiry and reports
 	// whether it had been seen: a request is answered once.
 	SeenRequest(ctx context.Context, spid, requestID string, expiry time.Time) (bool, error)
+	// RequestSeen reports whether a (service, request ID) pair was recorded
+	// and has not expired, without recording it.
+	RequestSeen(ctx context.Context, spid, requestID string) (bool, error)
 }
 
 // NewBrowserKey returns a random key for a flow cookie and its hash for the
@@ -177,6 +180,14 @@ func (m *MemoryStore) SeenRequest(_ context.Context, spid, requestID string, exp
 	m.prune()
 	m.seen[k] = expiry
 	return false, nil
+}
+
+// RequestSeen implements Store.
+func (m *MemoryStore) RequestSeen(_ context.Context, spid, requestID string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	exp, ok := m.seen[spid+"\x00"+requestID]
+	return ok && m.now().Before(exp), nil
 }
 
 // prune drops expired flows and request IDs now and then; called under the

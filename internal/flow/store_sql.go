@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/clave-go/clave/internal/store"
@@ -22,12 +23,22 @@ CREATE TABLE seen_requests (
 	request_id TEXT NOT NULL,
 	expires_at INTEGER NOT NULL,
 	PRIMARY KEY (spid, request_id)
-)`}
+)`, `CREATE INDEX seen_requests_expiry ON seen_requests(expires_at)`}
+
+// pruneEvery is how often expired rows are swept (through the expiry
+// indexes, a bounded batch at a time), instead of on every write.
+const (
+	pruneEvery = time.Minute
+	pruneBatch = 1000
+)
 
 // SQLStore keeps flows in the gateway's database.
 type SQLStore struct {
 	db  *sql.DB
 	now func() time.Time
+
+	pruneMu   sync.Mutex
+	lastPrune time.Time
 }
 
 // NewSQLStore migrates the flow tables and returns the store.
@@ -47,15 +58,37 @@ func (s *SQLStore) Create(ctx context.Context, f *Flow) error {
 	if err != nil {
 		return err
 	}
-	// Expired flows are kept an hour for inspection, then dropped here, where
-	// writes happen anyway.
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM flows WHERE expires_at < ?`, s.now().Add(-time.Hour).Unix()); err != nil {
+	if err := s.prune(ctx); err != nil {
 		return err
 	}
 	_, err = s.db.ExecContext(ctx, `INSERT INTO flows(id, record, expires_at) VALUES(?, ?, ?)`, f.ID, string(b), f.ExpiresAt.Unix())
 	if err != nil && strings.Contains(err.Error(), "UNIQUE") {
 		return store.ErrConflict
 	}
+	return err
+}
+
+// prune drops, at most once per pruneEvery and a batch at a time, the flows
+// expired more than an hour ago (kept that long for inspection) and the
+// request IDs past their expiry. Both go through their expiry index, so the
+// cost does not grow with the table.
+func (s *SQLStore) prune(ctx context.Context) error {
+	now := s.now()
+	s.pruneMu.Lock()
+	due := now.Sub(s.lastPrune) >= pruneEvery
+	if due {
+		s.lastPrune = now
+	}
+	s.pruneMu.Unlock()
+	if !due {
+		return nil
+	}
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM flows WHERE id IN
+		(SELECT id FROM flows WHERE expires_at < ? LIMIT ?)`, now.Add(-time.Hour).Unix(), pruneBatch); err != nil {
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, `DELETE FROM seen_requests WHERE rowid IN
+		(SELECT rowid FROM seen_requests WHERE expires_at <= ? LIMIT ?)`, now.Unix(), pruneBatch)
 	return err
 }
 
@@ -104,20 +137,25 @@ func (s *SQLStore) Update(ctx context.Context, id string, fn func(*Flow) error) 
 
 // SeenRequest implements Store.
 func (s *SQLStore) SeenRequest(ctx context.Context, spid, requestID string, expiry time.Time) (bool, error) {
-	seen := false
-	err := store.InTx(ctx, s.db, func(tx *sql.Tx) error {
-		now := s.now().Unix()
-		if _, err := tx.ExecContext(ctx, `DELETE FROM seen_requests WHERE expires_at <= ?`, now); err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO seen_requests(spid, request_id, expires_at) VALUES(?, ?, ?)
-			ON CONFLICT(spid, request_id) DO NOTHING`, spid, requestID, expiry.Unix())
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		seen = n == 0
-		return err
-	})
-	return seen, err
+	if err := s.prune(ctx); err != nil {
+		return false, err
+	}
+	// One statement: an expired row (not yet swept) is taken over, a live
+	// one is left alone, and RowsAffected tells which happened.
+	res, err := s.db.ExecContext(ctx, `INSERT INTO seen_requests(spid, request_id, expires_at) VALUES(?, ?, ?)
+		ON CONFLICT(spid, request_id) DO UPDATE SET expires_at = excluded.expires_at
+		WHERE seen_requests.expires_at <= ?`, spid, requestID, expiry.Unix(), s.now().Unix())
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 0, err
+}
+
+// RequestSeen implements Store.
+func (s *SQLStore) RequestSeen(ctx context.Context, spid, requestID string) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM seen_requests WHERE spid = ? AND request_id = ? AND expires_at > ?`,
+		spid, requestID, s.now().Unix()).Scan(&n)
+	return n > 0, err
 }

@@ -56,6 +56,9 @@ const (
 	CodeLoANotReached = "loa_not_reached"
 	CodeRequestReused = "request_reused"
 	CodeInternal      = "internal"
+	// CodeUnavailable: the gateway's storage failed; nothing was counted or
+	// spent, and the same call may be retried.
+	CodeUnavailable = "unavailable"
 )
 
 // Envelope is what every call carries to be authenticated and fresh.
