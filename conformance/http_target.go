@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/clave-go/clave/internal/samlidp"
 	"github.com/clave-go/clave/saml"
 )
 
@@ -85,7 +86,7 @@ func (t HTTPTarget) Login(ctx context.Context) (*Login, error) {
 	if err != nil {
 		return nil, fmt.Errorf("conformance: SAMLRequest: %w", err)
 	}
-	ar, err := saml.PeekAuthnRequest(raw)
+	ar, err := samlidp.PeekAuthnRequest(raw)
 	if err != nil {
 		return nil, fmt.Errorf("conformance: AuthnRequest: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/clave-go/clave/internal/faults"
 	"github.com/clave-go/clave/internal/pki"
+	"github.com/clave-go/clave/internal/samlidp"
 	"github.com/clave-go/clave/saml"
 )
 
@@ -232,7 +233,7 @@ func (k *Kit) TrustedCertificates() []*x509.Certificate {
 // gateway publishes at /Proxy2/Certificates, for services that fetch their
 // trusted certificates (saml.CertificateFetcher) rather than pin them.
 func (k *Kit) CertificatesDocument() ([]byte, error) {
-	return saml.MarshalCertificatesDocument([]saml.PublishedCertificate{
+	return samlidp.MarshalCertificatesDocument([]saml.PublishedCertificate{
 		{Use: saml.UseSigning, KeyName: "clave-conformance-trusted", State: "active", Certificate: k.keys.Trusted.Certificate},
 		{Use: saml.UseSigning, KeyName: "clave-conformance-next", State: "next", Certificate: k.keys.Next.Certificate},
 	})

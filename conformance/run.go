@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/clave-go/clave/internal/faults"
+	"github.com/clave-go/clave/internal/samlidp"
 	"github.com/clave-go/clave/saml"
 )
 
@@ -169,7 +170,7 @@ func (k *Kit) base(login *Login) (*faults.Base, error) {
 	}
 	now := k.now()
 	return &faults.Base{
-		Params: saml.ResponseParams{
+		Params: samlidp.ResponseParams{
 			ID:             id,
 			AssertionID:    aid,
 			InResponseTo:   login.RequestID,

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+
+	"github.com/clave-go/clave/internal/samlcore"
 )
 
 // RequestedAttribute is a data attribute the service asks the gateway for.
@@ -142,7 +144,7 @@ func (r *AuthnRequest) Build() (*etree.Document, error) {
 	q.CreateAttr("ProviderName", r.ProviderName())
 	q.CreateAttr("Version", "2.0")
 	if r.Issuer != "" {
-		issuer(q, r.Issuer)
+		samlcore.AppendIssuer(q, r.Issuer)
 	}
 	ext := q.CreateElement("saml2p:Extensions")
 	spType := r.SPType
@@ -195,7 +197,7 @@ func (r *AuthnRequest) Sign(s *Signer) ([]byte, error) {
 	if r.Issuer != "" {
 		pos = 1
 	}
-	if err := s.signEnveloped(doc.Root(), pos, ""); err != nil {
+	if err := s.sign(doc.Root(), pos); err != nil {
 		return nil, err
 	}
 	return marshal(doc), nil

@@ -1,4 +1,4 @@
-package saml
+package saml_test
 
 import (
 	"bytes"
@@ -13,6 +13,9 @@ import (
 	"github.com/beevik/etree"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/clave-go/clave/internal/samlcore"
+	"github.com/clave-go/clave/saml"
 )
 
 // update regenerates golden files: go test ./saml -run Golden -update
@@ -25,19 +28,19 @@ const (
 
 // goldenRequest is a request with every varying part fixed. IssueInstant is
 // given in Madrid time on purpose: the wire form must be UTC.
-func goldenRequest() *AuthnRequest {
+func goldenRequest() *saml.AuthnRequest {
 	madrid := time.FixedZone("CET", 3600)
-	return &AuthnRequest{
+	return &saml.AuthnRequest{
 		ID:              "_6c1f0a7e3b8e4f379d0e2a4f1b9d7c11",
 		IssueInstant:    time.Date(2026, 3, 1, 11, 0, 0, 0, madrid),
-		Destination:     PreproductionURL,
+		Destination:     saml.PreproductionURL,
 		ACSURL:          testACS,
 		SPID:            testSPID,
 		ApplicationName: testAppName,
 		Issuer:          testACS,
-		LoA:             LoASubstantial,
-		Attributes:      []RequestedAttribute{ReqPersonIdentifier, ReqCurrentGivenName, ReqCurrentFamilyName, ReqFirstSurname},
-		Disabled:        []Method{MethodGISS, MethodEIDAS},
+		LoA:             saml.LoASubstantial,
+		Attributes:      []saml.RequestedAttribute{saml.ReqPersonIdentifier, saml.ReqCurrentGivenName, saml.ReqCurrentFamilyName, saml.ReqFirstSurname},
+		Disabled:        []saml.Method{saml.MethodGISS, saml.MethodEIDAS},
 		ClaveRelayState: "k3J9xQ2a",
 	}
 }
@@ -77,7 +80,7 @@ func childNames(el *etree.Element) []string {
 
 func parseSigned(t *testing.T, raw []byte) *etree.Element {
 	t.Helper()
-	doc, err := parseXML(raw, 0) // our own safe parser must accept what we send
+	doc, err := samlcore.ParseXML(raw, 0) // our own safe parser must accept what we send
 	require.NoError(t, err)
 	return doc.Root()
 }
@@ -85,25 +88,25 @@ func parseSigned(t *testing.T, raw []byte) *etree.Element {
 func TestAuthnRequestSignedStructure(t *testing.T) {
 	testKeys(t)
 	r := goldenRequest()
-	raw, err := r.Sign(&Signer{Key: spKeys.Key, Certificate: spKeys.Certificate})
+	raw, err := r.Sign(&saml.Signer{Key: spKeys.Key, Certificate: spKeys.Certificate})
 	require.NoError(t, err)
 	root := parseSigned(t, raw)
 
 	assert.Equal(t, "AuthnRequest", root.Tag)
-	assert.Equal(t, NSProtocol, root.NamespaceURI())
+	assert.Equal(t, saml.NSProtocol, root.NamespaceURI())
 	attrs := map[string]string{
 		"ID":                          "_6c1f0a7e3b8e4f379d0e2a4f1b9d7c11",
 		"Version":                     "2.0",
 		"IssueInstant":                "2026-03-01T10:00:00.000Z",
-		"Destination":                 PreproductionURL,
+		"Destination":                 saml.PreproductionURL,
 		"AssertionConsumerServiceURL": testACS,
 		"ProviderName":                "S0000000E_E00000000;MiAplicacion",
 		"ForceAuthn":                  "true",
 		"IsPassive":                   "false",
-		"Consent":                     ConsentUnspecified,
+		"Consent":                     saml.ConsentUnspecified,
 		// Declared although no element uses it: it appears inside xsi:type.
-		"xmlns:eidas-natural": NSEIDASNatural,
-		"xmlns:eidas":         NSEIDAS,
+		"xmlns:eidas-natural": saml.NSEIDASNatural,
+		"xmlns:eidas":         saml.NSEIDAS,
 	}
 	for k, v := range attrs {
 		assert.Equal(t, v, root.SelectAttrValue(k, "<missing>"), k)
@@ -114,38 +117,38 @@ func TestAuthnRequestSignedStructure(t *testing.T) {
 	assert.Equal(t, []string{"saml2:Issuer", "ds:Signature", "saml2p:Extensions", "saml2p:NameIDPolicy",
 		"saml2p:RequestedAuthnContext"}, childNames(root))
 	kids := root.ChildElements()
-	assert.Equal(t, NSAssertion, kids[0].NamespaceURI())
+	assert.Equal(t, saml.NSAssertion, kids[0].NamespaceURI())
 	assert.Equal(t, testACS, kids[0].Text())
-	assert.Equal(t, NameIDEntity, kids[0].SelectAttrValue("Format", ""))
+	assert.Equal(t, saml.NameIDEntity, kids[0].SelectAttrValue("Format", ""))
 
-	checkSignature(t, kids[1], AlgRSASHA512, AlgSHA512, "#_6c1f0a7e3b8e4f379d0e2a4f1b9d7c11")
+	checkSignature(t, kids[1], saml.AlgRSASHA512, saml.AlgSHA512, "#_6c1f0a7e3b8e4f379d0e2a4f1b9d7c11")
 
 	ext := kids[2]
 	assert.Equal(t, []string{"eidas:SPType", "eidas:RequestedAttributes"}, childNames(ext))
 	assert.Equal(t, "public", ext.ChildElements()[0].Text())
 	var (
 		names    []string
-		disabled = map[Method]bool{}
+		disabled = map[saml.Method]bool{}
 		relay    *etree.Element
 	)
 	for _, ra := range ext.ChildElements()[1].ChildElements() {
 		require.Equal(t, "RequestedAttribute", ra.Tag)
-		assert.Equal(t, NSEIDAS, ra.NamespaceURI())
-		assert.Equal(t, AttrNameFormatURI, ra.SelectAttrValue("NameFormat", ""))
+		assert.Equal(t, saml.NSEIDAS, ra.NamespaceURI())
+		assert.Equal(t, saml.AttrNameFormatURI, ra.SelectAttrValue("NameFormat", ""))
 		assert.Contains(t, []string{"true", "false"}, ra.SelectAttrValue("isRequired", ""))
 		name := ra.SelectAttrValue("Name", "")
 		names = append(names, name)
-		if m, ok := MethodForDisableAttribute(name); ok {
+		if m, ok := saml.MethodForDisableAttribute(name); ok {
 			assert.Empty(t, ra.ChildElements(), "a disabling attribute carries no value")
 			assert.Equal(t, "false", ra.SelectAttrValue("isRequired", ""))
 			disabled[m] = true
 		}
-		if name == AttrRelayState {
+		if name == saml.AttrRelayState {
 			relay = ra
 		}
 	}
-	assert.Equal(t, map[Method]bool{MethodGISS: true, MethodEIDAS: true}, disabled)
-	for _, a := range []string{AttrPersonIdentifier, AttrCurrentGivenName, AttrCurrentFamilyName, AttrFirstSurname} {
+	assert.Equal(t, map[saml.Method]bool{saml.MethodGISS: true, saml.MethodEIDAS: true}, disabled)
+	for _, a := range []string{saml.AttrPersonIdentifier, saml.AttrCurrentGivenName, saml.AttrCurrentFamilyName, saml.AttrFirstSurname} {
 		assert.Contains(t, names, a)
 	}
 	require.NotNil(t, relay, "RelayState attribute")
@@ -153,29 +156,29 @@ func TestAuthnRequestSignedStructure(t *testing.T) {
 	val := relay.ChildElements()[0]
 	assert.Equal(t, "eidas:AttributeValue", val.FullTag())
 	assert.Equal(t, "eidas-natural:PersonIdentifierType", val.SelectAttrValue("xsi:type", ""))
-	assert.Equal(t, NSXSI, val.SelectAttrValue("xmlns:xsi", ""))
+	assert.Equal(t, saml.NSXSI, val.SelectAttrValue("xmlns:xsi", ""))
 	assert.Equal(t, "k3J9xQ2a", val.Text())
 
 	nip := kids[3]
 	assert.Equal(t, "true", nip.SelectAttrValue("AllowCreate", ""))
-	assert.Equal(t, NameIDPersistent, nip.SelectAttrValue("Format", ""))
+	assert.Equal(t, saml.NameIDPersistent, nip.SelectAttrValue("Format", ""))
 	rac := kids[4]
 	assert.Equal(t, "minimum", rac.SelectAttrValue("Comparison", ""))
 	require.Len(t, rac.ChildElements(), 1)
 	assert.Equal(t, "saml2:AuthnContextClassRef", rac.ChildElements()[0].FullTag())
-	assert.Equal(t, LoASubstantialURI, rac.ChildElements()[0].Text())
+	assert.Equal(t, saml.LoASubstantialURI, rac.ChildElements()[0].Text())
 }
 
 // checkSignature asserts the shape the gateway expects of an enveloped signature.
 func checkSignature(t *testing.T, sig *etree.Element, sigAlg, digestAlg, uri string) {
 	t.Helper()
 	require.Equal(t, "Signature", sig.Tag)
-	require.Equal(t, NSDSig, sig.NamespaceURI())
+	require.Equal(t, saml.NSDSig, sig.NamespaceURI())
 	assert.Equal(t, []string{"ds:SignedInfo", "ds:SignatureValue", "ds:KeyInfo"}, childNames(sig))
 	si := sig.SelectElement("SignedInfo")
 	require.NotNil(t, si)
 	assert.Equal(t, []string{"ds:CanonicalizationMethod", "ds:SignatureMethod", "ds:Reference"}, childNames(si))
-	assert.Equal(t, AlgExcC14N, si.SelectElement("CanonicalizationMethod").SelectAttrValue("Algorithm", ""))
+	assert.Equal(t, saml.AlgExcC14N, si.SelectElement("CanonicalizationMethod").SelectAttrValue("Algorithm", ""))
 	assert.Equal(t, sigAlg, si.SelectElement("SignatureMethod").SelectAttrValue("Algorithm", ""))
 	refs := si.SelectElements("Reference")
 	require.Len(t, refs, 1)
@@ -187,7 +190,7 @@ func checkSignature(t *testing.T, sig *etree.Element, sigAlg, digestAlg, uri str
 	for _, x := range tr.SelectElements("Transform") {
 		algs = append(algs, x.SelectAttrValue("Algorithm", ""))
 	}
-	assert.Equal(t, []string{AlgEnveloped, AlgExcC14N}, algs)
+	assert.Equal(t, []string{saml.AlgEnveloped, saml.AlgExcC14N}, algs)
 	assert.Equal(t, digestAlg, ref.SelectElement("DigestMethod").SelectAttrValue("Algorithm", ""))
 	dv, err := base64.StdEncoding.DecodeString(ref.SelectElement("DigestValue").Text())
 	require.NoError(t, err)
@@ -202,16 +205,16 @@ func checkSignature(t *testing.T, sig *etree.Element, sigAlg, digestAlg, uri str
 	assert.Equal(t, spKeys.Certificate.Raw, der)
 }
 
-var digestSize = map[string]int{AlgSHA256: 32, AlgSHA512: 64}
+var digestSize = map[string]int{saml.AlgSHA256: 32, saml.AlgSHA512: 64}
 
 func TestAuthnRequestSHA256Option(t *testing.T) {
 	testKeys(t)
-	raw, err := goldenRequest().Sign(&Signer{Key: spKeys.Key, Certificate: spKeys.Certificate, Hash: crypto.SHA256})
+	raw, err := goldenRequest().Sign(&saml.Signer{Key: spKeys.Key, Certificate: spKeys.Certificate, Hash: crypto.SHA256})
 	require.NoError(t, err)
 	root := parseSigned(t, raw)
-	checkSignature(t, root.ChildElements()[1], AlgRSASHA256, AlgSHA256, "#_6c1f0a7e3b8e4f379d0e2a4f1b9d7c11")
+	checkSignature(t, root.ChildElements()[1], saml.AlgRSASHA256, saml.AlgSHA256, "#_6c1f0a7e3b8e4f379d0e2a4f1b9d7c11")
 
-	_, err = goldenRequest().Sign(&Signer{Key: spKeys.Key, Hash: crypto.SHA1})
+	_, err = goldenRequest().Sign(&saml.Signer{Key: spKeys.Key, Hash: crypto.SHA1})
 	assert.Error(t, err, "SHA-1 is not offered")
 }
 
@@ -219,26 +222,26 @@ func TestAuthnRequestWithoutIssuerSignsFirst(t *testing.T) {
 	testKeys(t)
 	r := goldenRequest()
 	r.Issuer = ""
-	raw, err := r.Sign(&Signer{Key: spKeys.Key, Certificate: spKeys.Certificate})
+	raw, err := r.Sign(&saml.Signer{Key: spKeys.Key, Certificate: spKeys.Certificate})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"ds:Signature", "saml2p:Extensions", "saml2p:NameIDPolicy",
 		"saml2p:RequestedAuthnContext"}, childNames(parseSigned(t, raw)))
 }
 
 func TestAuthnRequestDisablesEachMethod(t *testing.T) {
-	for _, m := range Methods {
+	for _, m := range saml.Methods {
 		t.Run(string(m), func(t *testing.T) {
 			r := goldenRequest()
-			r.Disabled = []Method{m}
+			r.Disabled = []saml.Method{m}
 			doc, err := r.Build()
 			require.NoError(t, err)
-			var got []Method
+			var got []saml.Method
 			for _, ra := range doc.FindElements("//RequestedAttribute") {
-				if d, ok := MethodForDisableAttribute(ra.SelectAttrValue("Name", "")); ok {
+				if d, ok := saml.MethodForDisableAttribute(ra.SelectAttrValue("Name", "")); ok {
 					got = append(got, d)
 				}
 			}
-			assert.Equal(t, []Method{m}, got)
+			assert.Equal(t, []saml.Method{m}, got)
 		})
 	}
 }
@@ -255,20 +258,21 @@ func TestAuthnRequestGeneratesIDs(t *testing.T) {
 }
 
 func TestAuthnRequestCheck(t *testing.T) {
-	require.NoError(t, goldenRequest().check(), "the base request is valid")
+	_, err := goldenRequest().Build()
+	require.NoError(t, err, "the base request is valid")
 	for _, tc := range []struct {
 		name   string
-		mutate func(*AuthnRequest)
+		mutate func(*saml.AuthnRequest)
 		msg    string
 	}{
-		{"missing ACS", func(r *AuthnRequest) { r.ACSURL = "" }, "ACS"},
-		{"missing destination", func(r *AuthnRequest) { r.Destination = "" }, "Destination"},
-		{"missing SPID", func(r *AuthnRequest) { r.SPID = "" }, "SPID"},
-		{"SPID with ;", func(r *AuthnRequest) { r.SPID = "S0000000E_E00000000;Otra" }, "SPID"},
-		{"missing application", func(r *AuthnRequest) { r.ApplicationName = "" }, "application"},
-		{"no LoA", func(r *AuthnRequest) { r.LoA = 0 }, "level of assurance"},
-		{"LoA out of range", func(r *AuthnRequest) { r.LoA = LoAHigh + 1 }, "level of assurance"},
-		{"unknown method", func(r *AuthnRequest) { r.Disabled = []Method{MethodGISS, "CLAVEPIN"} }, "CLAVEPIN"},
+		{"missing ACS", func(r *saml.AuthnRequest) { r.ACSURL = "" }, "ACS"},
+		{"missing destination", func(r *saml.AuthnRequest) { r.Destination = "" }, "Destination"},
+		{"missing SPID", func(r *saml.AuthnRequest) { r.SPID = "" }, "SPID"},
+		{"SPID with ;", func(r *saml.AuthnRequest) { r.SPID = "S0000000E_E00000000;Otra" }, "SPID"},
+		{"missing application", func(r *saml.AuthnRequest) { r.ApplicationName = "" }, "application"},
+		{"no LoA", func(r *saml.AuthnRequest) { r.LoA = 0 }, "level of assurance"},
+		{"LoA out of range", func(r *saml.AuthnRequest) { r.LoA = saml.LoAHigh + 1 }, "level of assurance"},
+		{"unknown method", func(r *saml.AuthnRequest) { r.Disabled = []saml.Method{saml.MethodGISS, "CLAVEPIN"} }, "CLAVEPIN"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := goldenRequest()
@@ -276,7 +280,7 @@ func TestAuthnRequestCheck(t *testing.T) {
 			doc, err := r.Build()
 			assert.ErrorContains(t, err, tc.msg)
 			assert.Nil(t, doc)
-			_, err = r.Sign(&Signer{})
+			_, err = r.Sign(&saml.Signer{})
 			assert.ErrorContains(t, err, tc.msg, "Sign checks before it signs")
 		})
 	}

@@ -1,4 +1,4 @@
-package saml
+package saml_test
 
 import (
 	"crypto"
@@ -18,6 +18,9 @@ import (
 
 	crewjam "github.com/crewjam/saml"
 	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/clave-go/clave/internal/samlidp"
+	"github.com/clave-go/clave/saml"
 )
 
 // The benchmarks compare validators on one response shaped like a real
@@ -56,20 +59,20 @@ func buildCertificateLogin() (benchFixture, error) {
 	}
 	p := gatewayParams()
 	for i := range p.Attributes {
-		if p.Attributes[i].Name == AttrSelectedIdP {
+		if p.Attributes[i].Name == saml.AttrSelectedIdP {
 			p.Attributes[i].Values = []string{"AFIRMA"}
 		}
 	}
-	p.Attributes = append(p.Attributes, Attribute{
-		Name: AttrPartialAfirma, FriendlyName: "PartialAfirma",
+	p.Attributes = append(p.Attributes, saml.Attribute{
+		Name: saml.AttrPartialAfirma, FriendlyName: "PartialAfirma",
 		Values: []string{base64.StdEncoding.EncodeToString(partialAfirmaXML(5000))},
 	})
-	doc, err := BuildResponse(p)
+	doc, err := samlidp.BuildResponse(p)
 	if err != nil {
 		return benchFixture{}, err
 	}
-	sec := ResponseSecurity{SignResponse: true, Signer: &Signer{Key: idpKeys.Key, Certificate: cert}}
-	if err := SecureResponse(doc, sec); err != nil {
+	sec := samlidp.ResponseSecurity{SignResponse: true, Signer: &saml.Signer{Key: idpKeys.Key, Certificate: cert}}
+	if err := samlidp.SecureResponse(doc, sec); err != nil {
 		return benchFixture{}, err
 	}
 	raw, err := doc.WriteToBytes()
@@ -165,8 +168,8 @@ func BenchmarkValidateResponse(b *testing.B) {
 
 	b.Run("clave", func(b *testing.B) {
 		v := testValidator()
-		v.Trust = StaticCertificates{fx.cert}
-		exp := Expectation{RequestID: testReqID, MinLoA: LoALow}
+		v.Trust = saml.StaticCertificates{fx.cert}
+		exp := saml.Expectation{RequestID: testReqID, MinLoA: saml.LoALow}
 		if _, err := v.ValidateResponse(fx.raw, exp); err != nil {
 			b.Fatal(err)
 		}

@@ -20,6 +20,8 @@ import (
 
 	"github.com/beevik/etree"
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/clave-go/clave/internal/samlcore"
 )
 
 // Values of a KeyDescriptor's use attribute. A KeyDescriptor without one is
@@ -71,7 +73,7 @@ func ParseCertificatesDocument(data []byte) ([]PublishedCertificate, error) {
 }
 
 func parseCertificates(data []byte, maxSize int) ([]PublishedCertificate, error) {
-	doc, err := parseXML(data, maxSize)
+	doc, err := samlcore.ParseXML(data, maxSize)
 	if err != nil {
 		return nil, err
 	}
@@ -131,14 +133,14 @@ func parseKeyDescriptor(kd *etree.Element, index int) (PublishedCertificate, err
 		return fail("unknown use %q", pc.Use)
 	}
 
-	ki, err := oneChild(kd, NSDSig, "KeyInfo", true)
+	ki, err := samlcore.OneChild(kd, NSDSig, "KeyInfo", true)
 	if err != nil {
 		return fail("%v", err)
 	}
-	if kn, err := oneChild(ki, NSDSig, "KeyName", false); err != nil {
+	if kn, err := samlcore.OneChild(ki, NSDSig, "KeyName", false); err != nil {
 		return fail("%v", err)
 	} else if kn != nil {
-		if pc.KeyName, err = textOf(kn); err != nil {
+		if pc.KeyName, err = samlcore.TextOf(kn); err != nil {
 			return fail("%v", err)
 		}
 		pc.KeyName = strings.TrimSpace(pc.KeyName)
@@ -146,29 +148,29 @@ func parseKeyDescriptor(kd *etree.Element, index int) (PublishedCertificate, err
 			label = fmt.Sprintf("key %q", pc.KeyName)
 		}
 	}
-	if md, err := oneChild(ki, NSDSig, "MgmtData", false); err != nil {
+	if md, err := samlcore.OneChild(ki, NSDSig, "MgmtData", false); err != nil {
 		return fail("%v", err)
 	} else if md != nil {
-		if pc.State, err = textOf(md); err != nil {
+		if pc.State, err = samlcore.TextOf(md); err != nil {
 			return fail("%v", err)
 		}
 		pc.State = strings.TrimSpace(pc.State)
 	}
 	// Exactly one certificate per KeyDescriptor: with two, which one the
 	// KeyName and state describe would be a guess.
-	xd, err := oneChild(ki, NSDSig, "X509Data", true)
+	xd, err := samlcore.OneChild(ki, NSDSig, "X509Data", true)
 	if err != nil {
 		return fail("%v", err)
 	}
-	xc, err := oneChild(xd, NSDSig, "X509Certificate", true)
+	xc, err := samlcore.OneChild(xd, NSDSig, "X509Certificate", true)
 	if err != nil {
 		return fail("%v", err)
 	}
-	b64, err := textOf(xc)
+	b64, err := samlcore.TextOf(xc)
 	if err != nil {
 		return fail("%v", err)
 	}
-	der, err := base64.StdEncoding.DecodeString(stripSpace(b64))
+	der, err := base64.StdEncoding.DecodeString(samlcore.StripSpace(b64))
 	if err != nil {
 		return fail("bad base64 certificate: %v", err)
 	}
@@ -180,56 +182,6 @@ func parseKeyDescriptor(kd *etree.Element, index int) (PublishedCertificate, err
 	}
 	return pc, nil
 }
-
-// MarshalCertificatesDocument writes the certificates document our reference
-// gateway serves. The real gateway's envelope is not documented, so this one
-// borrows SAML metadata's vocabulary, where KeyDescriptor and its use attribute
-// come from: the root is md:Certificates (named after CertificatesPath) with md =
-// SAML 2.0 metadata and ds = XML-DSig, and each entry is an md:KeyDescriptor
-// holding ds:KeyInfo with ds:KeyName, ds:MgmtData and ds:X509Data. Empty KeyName,
-// State and Use are omitted. The output round-trips through
-// ParseCertificatesDocument, so inputs it would refuse are refused here.
-func MarshalCertificatesDocument(certs []PublishedCertificate) ([]byte, error) {
-	if len(certs) == 0 {
-		return nil, errors.New("saml: no certificate to publish")
-	}
-	if len(certs) > MaxPublishedCertificates {
-		return nil, fmt.Errorf("saml: %d certificates to publish, at most %d", len(certs), MaxPublishedCertificates)
-	}
-	doc := etree.NewDocument()
-	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
-	root := doc.CreateElement("md:Certificates")
-	root.CreateAttr("xmlns:md", nsMetadata)
-	root.CreateAttr("xmlns:ds", NSDSig)
-	for i, pc := range certs {
-		switch pc.Use {
-		case UseSigning, UseEncryption, "":
-		default:
-			return nil, fmt.Errorf("saml: certificate #%d: unknown use %q", i+1, pc.Use)
-		}
-		if pc.Certificate == nil || len(pc.Certificate.Raw) == 0 {
-			return nil, fmt.Errorf("saml: certificate #%d has no DER", i+1)
-		}
-		kd := root.CreateElement("md:KeyDescriptor")
-		if pc.Use != "" {
-			kd.CreateAttr("use", pc.Use)
-		}
-		ki := kd.CreateElement("ds:KeyInfo")
-		if pc.KeyName != "" {
-			ki.CreateElement("ds:KeyName").SetText(pc.KeyName)
-		}
-		if pc.State != "" {
-			ki.CreateElement("ds:MgmtData").SetText(pc.State)
-		}
-		ki.CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").
-			SetText(base64.StdEncoding.EncodeToString(pc.Certificate.Raw))
-	}
-	doc.Indent(2)
-	return doc.WriteToBytes()
-}
-
-// nsMetadata is SAML 2.0 metadata, the namespace of the KeyDescriptor we publish.
-const nsMetadata = "urn:oasis:names:tc:SAML:2.0:metadata"
 
 // Fetcher defaults.
 const (

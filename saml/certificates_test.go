@@ -248,53 +248,6 @@ func TestParseCertificatesDocumentRefusals(t *testing.T) {
 	}
 }
 
-func TestMarshalCertificatesDocumentRoundTrip(t *testing.T) {
-	f := certFixtures(t)
-	in := []PublishedCertificate{
-		{Use: UseSigning, KeyName: "SELLO PASARELA 2025", State: "active", Certificate: f.signA},
-		{Use: UseSigning, KeyName: "SELLO PASARELA 2026", State: "next", Certificate: f.signB},
-		{Use: UseEncryption, KeyName: "CIFRADO & <PASARELA>", State: "active", Certificate: f.enc},
-		{Certificate: f.pinned},
-	}
-	data, err := MarshalCertificatesDocument(in)
-	require.NoError(t, err)
-	assert.Contains(t, string(data), `<md:Certificates xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" xmlns:ds="http://www.w3.org/2000/09/xmldsig#">`)
-	assert.Contains(t, string(data), `<md:KeyDescriptor use="signing">`)
-
-	out, err := ParseCertificatesDocument(data)
-	require.NoError(t, err)
-	require.Len(t, out, len(in))
-	for i := range in {
-		assert.Equal(t, in[i].Use, out[i].Use)
-		assert.Equal(t, in[i].KeyName, out[i].KeyName)
-		assert.Equal(t, in[i].State, out[i].State)
-		assert.True(t, in[i].Certificate.Equal(out[i].Certificate))
-	}
-}
-
-func TestMarshalCertificatesDocumentRefusals(t *testing.T) {
-	f := certFixtures(t)
-	tooMany := make([]PublishedCertificate, MaxPublishedCertificates+1)
-	for i := range tooMany {
-		tooMany[i] = PublishedCertificate{Use: UseSigning, Certificate: f.signA}
-	}
-	tests := []struct {
-		name  string
-		certs []PublishedCertificate
-	}{
-		{"none", nil},
-		{"nil certificate", []PublishedCertificate{{Use: UseSigning}}},
-		{"unknown use", []PublishedCertificate{{Use: "sign", Certificate: f.signA}}},
-		{"too many", tooMany},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := MarshalCertificatesDocument(tc.certs)
-			require.Error(t, err)
-		})
-	}
-}
-
 // certServer serves whatever the test sets, counting requests.
 type certServer struct {
 	mu      sync.Mutex

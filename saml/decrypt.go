@@ -5,6 +5,8 @@ import (
 
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml/xmlenc"
+
+	"github.com/clave-go/clave/internal/samlcore"
 )
 
 // Encryption algorithm identifiers.
@@ -30,16 +32,16 @@ func (v *Validator) decrypt(ea *etree.Element, signed bool) (*etree.Element, err
 	if len(v.DecryptionKeys) == 0 {
 		return nil, fmt.Errorf("%w: no decryption key configured", ErrDecryption)
 	}
-	eds := childNS(ea, NSXMLEnc, "EncryptedData")
+	eds := samlcore.ChildNS(ea, NSXMLEnc, "EncryptedData")
 	if len(eds) != 1 {
 		return nil, fmt.Errorf("%w: EncryptedAssertion must hold one EncryptedData", ErrMalformed)
 	}
 	ed := eds[0]
-	em, err := oneChild(ed, NSXMLEnc, "EncryptionMethod", true)
+	em, err := samlcore.OneChild(ed, NSXMLEnc, "EncryptionMethod", true)
 	if err != nil {
 		return nil, err
 	}
-	switch alg := attr(em, "Algorithm"); alg {
+	switch alg := samlcore.Attr(em, "Algorithm"); alg {
 	case AlgAES128GCM, AlgAES192GCM, AlgAES256GCM:
 	case AlgAES128CBC, AlgAES192CBC, AlgAES256CBC:
 		if !v.AllowCBC {
@@ -55,11 +57,11 @@ func (v *Validator) decrypt(ea *etree.Element, signed bool) (*etree.Element, err
 	// The EncryptedKey sits in EncryptedData's KeyInfo or, as many IdPs write it,
 	// beside EncryptedData.
 	var eks []*etree.Element
-	ki, _ := oneChild(ed, NSDSig, "KeyInfo", false)
+	ki, _ := samlcore.OneChild(ed, NSDSig, "KeyInfo", false)
 	if ki != nil {
-		eks = append(eks, childNS(ki, NSXMLEnc, "EncryptedKey")...)
+		eks = append(eks, samlcore.ChildNS(ki, NSXMLEnc, "EncryptedKey")...)
 	}
-	eks = append(eks, childNS(ea, NSXMLEnc, "EncryptedKey")...)
+	eks = append(eks, samlcore.ChildNS(ea, NSXMLEnc, "EncryptedKey")...)
 	if len(eks) == 0 {
 		return nil, fmt.Errorf("%w: no EncryptedKey", ErrMalformed)
 	}
@@ -70,11 +72,11 @@ func (v *Validator) decrypt(ea *etree.Element, signed bool) (*etree.Element, err
 	// canonicalised (verified) response the xenc prefix is declared only on
 	// EncryptedData, so a detached EncryptedKey no longer resolves it.
 	for _, ek := range eks {
-		kem, err := oneChild(ek, NSXMLEnc, "EncryptionMethod", true)
+		kem, err := samlcore.OneChild(ek, NSXMLEnc, "EncryptionMethod", true)
 		if err != nil {
 			return nil, err
 		}
-		if alg := attr(kem, "Algorithm"); alg != AlgRSAOAEPMGF1P && alg != AlgRSAOAEP11 {
+		if alg := samlcore.Attr(kem, "Algorithm"); alg != AlgRSAOAEPMGF1P && alg != AlgRSAOAEP11 {
 			return nil, fmt.Errorf("%w: key transport %q", ErrAlgorithm, alg)
 		}
 	}
@@ -104,7 +106,7 @@ func (v *Validator) decrypt(ea *etree.Element, signed bool) (*etree.Element, err
 	if plain == nil {
 		return nil, fmt.Errorf("%w: %v", ErrDecryption, lastErr)
 	}
-	doc, err := parseXML(plain, v.MaxSize)
+	doc, err := samlcore.ParseXML(plain, v.MaxSize)
 	if err != nil {
 		return nil, err
 	}

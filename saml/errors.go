@@ -3,20 +3,47 @@ package saml
 import (
 	"errors"
 	"fmt"
+
+	"github.com/clave-go/clave/internal/samlcore"
 )
 
 // Sentinel errors. Every refusal of the validator wraps exactly one of them, so
 // callers (and the conformance kit) can tell refusals apart with errors.Is.
 var (
-	ErrMalformed           = errors.New("saml: malformed message")
-	ErrTooLarge            = errors.New("saml: message too large")
-	ErrUnexpectedRoot      = errors.New("saml: unexpected document element")
-	ErrVersion             = errors.New("saml: unsupported SAML version")
-	ErrSignatureMissing    = errors.New("saml: required signature missing")
-	ErrSignatureInvalid    = errors.New("saml: signature invalid")
-	ErrUntrustedKey        = errors.New("saml: signed by an untrusted key")
-	ErrAlgorithm           = errors.New("saml: algorithm not allowed")
-	ErrWrapped             = errors.New("saml: signature does not cover the consumed element")
+	// ErrMalformed refuses a message that is not the XML it claims to be: bad
+	// base64, a DTD, entities, comments or processing instructions inside the
+	// document, undeclared prefixes, duplicate attributes or elements, a
+	// value split by markup, an instant without a time zone.
+	ErrMalformed = samlcore.ErrMalformed
+	// ErrTooLarge refuses a message beyond the size bound (MaxSize,
+	// DefaultMaxMessageSize), before it is parsed.
+	ErrTooLarge = samlcore.ErrTooLarge
+	// ErrUnexpectedRoot refuses a document that is not the expected protocol
+	// message (a LogoutResponse posted as a Response, say).
+	ErrUnexpectedRoot = samlcore.ErrUnexpectedRoot
+	// ErrVersion refuses a message or assertion whose Version is not "2.0".
+	ErrVersion = samlcore.ErrVersion
+	// ErrSignatureMissing refuses a message nothing trusted has signed.
+	ErrSignatureMissing = samlcore.ErrSignatureMissing
+	// ErrSignatureInvalid refuses a signature that does not verify with any
+	// trusted certificate, or a signed element changed after signing.
+	ErrSignatureInvalid = samlcore.ErrSignatureInvalid
+	// ErrUntrustedKey refuses a signature whose KeyInfo names a certificate
+	// outside the trusted set (KeyInfo is never trusted).
+	ErrUntrustedKey = samlcore.ErrUntrustedKey
+	// ErrAlgorithm refuses an algorithm outside the policy: SHA-1 (unless
+	// allowed), transforms other than enveloped-signature and exclusive c14n,
+	// key transport other than RSA-OAEP, content encryption other than
+	// AES-GCM (or AES-CBC when allowed, in a signed response).
+	ErrAlgorithm = samlcore.ErrAlgorithm
+	// ErrWrapped refuses a signature that does not cover exactly the element
+	// that is read: signature wrapping, duplicate IDs, a Reference to another
+	// element, an assertion nested out of place.
+	ErrWrapped = samlcore.ErrWrapped
+	// ErrMissingElement refuses a message without an element or attribute the
+	// profile requires.
+	ErrMissingElement = samlcore.ErrMissingElement
+
 	ErrInResponseTo        = errors.New("saml: InResponseTo does not match a pending request")
 	ErrRelayState          = errors.New("saml: RelayState does not match the request")
 	ErrDestination         = errors.New("saml: wrong Destination")
@@ -30,7 +57,6 @@ var (
 	ErrLoA                 = errors.New("saml: level of assurance below the requested one")
 	ErrReplay              = errors.New("saml: assertion already used")
 	ErrDecryption          = errors.New("saml: cannot decrypt assertion")
-	ErrMissingElement      = errors.New("saml: required element missing")
 	// ErrIdentity refuses an assertion that does not name the citizen beyond
 	// doubt: no PersonIdentifier attribute, an empty or malformed one, more
 	// than one value, or an empty NameID. The identity is never taken from

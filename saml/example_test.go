@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
+	"errors"
 	"fmt"
 	"log"
 	"net/http/httptest"
@@ -50,6 +51,29 @@ func Example() {
 	// Output:
 	// 200 no-store
 	// true
+}
+
+// At the ACS, a response is validated against the request it answers. Every
+// refusal wraps one of the package's sentinel errors; an error status from the
+// gateway is a *StatusError.
+func ExampleValidator_ValidateResponse() {
+	v := &saml.Validator{
+		Trust:  saml.StaticCertificates{}, // in production: a CertificateFetcher
+		ACSURL: "https://sede.example.es/clave/acs",
+		Issuer: saml.PreproductionIssuer,
+	}
+	exp := saml.Expectation{RequestID: "_6c1f0a7e3b8e4f379d0e2a4f1b9d7c11", MinLoA: saml.LoASubstantial}
+	for _, msg := range []string{
+		`<!DOCTYPE r [<!ENTITY e "x">]><r>&e;</r>`,
+		`<saml2p:LogoutResponse xmlns:saml2p="urn:oasis:names:tc:SAML:2.0:protocol" ID="_r1" Version="2.0"/>`,
+	} {
+		a, err := v.ValidateResponse([]byte(msg), exp)
+		var status *saml.StatusError
+		fmt.Println(a == nil, errors.Is(err, saml.ErrMalformed), errors.Is(err, saml.ErrUnexpectedRoot), errors.As(err, &status))
+	}
+	// Output:
+	// true true false false
+	// true false true false
 }
 
 func ExampleAuthnRequest_Build() {

@@ -11,6 +11,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/clave-go/clave/internal/dni"
+	"github.com/clave-go/clave/internal/samlcore"
 )
 
 // DefaultSkew is the clock skew tolerated on every time check.
@@ -159,18 +160,18 @@ func (v *Validator) ValidateResponse(data []byte, exp Expectation) (*Assertion, 
 	if v.Trust == nil || v.ACSURL == "" || v.Issuer == "" {
 		return nil, fmt.Errorf("saml: validator needs Trust, ACSURL and Issuer")
 	}
-	root, assertions, err := openMessage(data, v.MaxSize, "Response")
+	root, assertions, err := samlcore.OpenMessage(data, v.MaxSize, "Response")
 	if err != nil {
 		return nil, err
 	}
 	now := v.now()
 	trusted := v.Trust.Certificates()
-	res := &Assertion{ResponseID: attr(root, "ID")}
+	res := &Assertion{ResponseID: samlcore.Attr(root, "ID")}
 
 	// 1. Signature of the response, if any. After this, root is exactly what was
 	// signed (canonical, without the signature).
-	if hasSignature(root) {
-		if err := verifyEnveloped(root, trusted, v.Algorithms, now); err != nil {
+	if samlcore.HasSignature(root) {
+		if err := samlcore.VerifyEnveloped(root, trusted, v.Algorithms.core(), now); err != nil {
 			return nil, err
 		}
 		res.ResponseSigned = true
@@ -180,13 +181,13 @@ func (v *Validator) ValidateResponse(data []byte, exp Expectation) (*Assertion, 
 	if exp.RequestID == "" {
 		return nil, fmt.Errorf("%w: no pending request", ErrInResponseTo)
 	}
-	if irt := attr(root, "InResponseTo"); irt != exp.RequestID {
+	if irt := samlcore.Attr(root, "InResponseTo"); irt != exp.RequestID {
 		return nil, fmt.Errorf("%w: got %q", ErrInResponseTo, irt)
 	}
 	res.InResponseTo = exp.RequestID
 
 	// 3. Addressing.
-	if d := attr(root, "Destination"); d != v.ACSURL {
+	if d := samlcore.Attr(root, "Destination"); d != v.ACSURL {
 		return nil, fmt.Errorf("%w: %q", ErrDestination, d)
 	}
 	if err := v.checkIssuer(root); err != nil {
@@ -233,13 +234,13 @@ func (v *Validator) ValidateResponse(data []byte, exp Expectation) (*Assertion, 
 	if a == nil {
 		return nil, fmt.Errorf("%w: the assertion is not a child of the response", ErrAssertionCount)
 	}
-	if hasSignature(a) {
+	if samlcore.HasSignature(a) {
 		if a.Parent() != nil {
-			if a, err = detach(a); err != nil {
+			if a, err = samlcore.Detach(a); err != nil {
 				return nil, err
 			}
 		}
-		if err := verifyEnveloped(a, trusted, v.Algorithms, now); err != nil {
+		if err := samlcore.VerifyEnveloped(a, trusted, v.Algorithms.core(), now); err != nil {
 			return nil, err
 		}
 		res.AssertionSigned = true
@@ -253,119 +254,18 @@ func (v *Validator) ValidateResponse(data []byte, exp Expectation) (*Assertion, 
 	return res, nil
 }
 
-// openMessage parses a protocol message safely and checks what every message
-// must have: the expected root in the protocol namespace, Version 2.0, an ID,
-// unique IDs and no assertion out of place. It returns the root and the number
-// of assertions (plain or encrypted) found.
-func openMessage(data []byte, maxSize int, tag string) (*etree.Element, int, error) {
-	doc, err := parseXML(data, maxSize)
-	if err != nil {
-		return nil, 0, err
-	}
-	root := doc.Root()
-	if root.Tag != tag || root.NamespaceURI() != NSProtocol {
-		return nil, 0, fmt.Errorf("%w: <%s>", ErrUnexpectedRoot, root.FullTag())
-	}
-	if err := checkVersionAndID(root); err != nil {
-		return nil, 0, err
-	}
-	n, err := scanIDsAndAssertions(root)
-	if err != nil {
-		return nil, 0, err
-	}
-	return root, n, nil
-}
-
-func checkVersionAndID(el *etree.Element) error {
-	if ver := attr(el, "Version"); ver != "2.0" {
-		return fmt.Errorf("%w: %q", ErrVersion, ver)
-	}
-	if attr(el, "ID") == "" {
-		return fmt.Errorf("%w: <%s> without ID", ErrMalformed, el.Tag)
-	}
-	return nil
-}
-
-// scanIDsAndAssertions refuses documents where two elements share an ID (a
-// reference could then point at either) and counts assertions wherever they are:
-// an assertion anywhere but as the response's child is a wrapping attempt, and is
-// refused as one.
-func scanIDsAndAssertions(root *etree.Element) (int, error) {
-	ids := make(map[string]struct{}, 4)
-	count := 0
-	var walk func(el *etree.Element, depth int) error
-	walk = func(el *etree.Element, depth int) error {
-		for _, a := range el.Attr {
-			if a.Key == "ID" && a.Space == "" {
-				if _, dup := ids[a.Value]; dup {
-					return fmt.Errorf("%w: duplicate ID %q", ErrWrapped, a.Value)
-				}
-				ids[a.Value] = struct{}{}
-			}
-		}
-		if (el.Tag == "Assertion" || el.Tag == "EncryptedAssertion") && el.NamespaceURI() == NSAssertion {
-			count++
-			if depth != 1 {
-				return fmt.Errorf("%w: assertion nested inside <%s>", ErrWrapped, el.Parent().Tag)
-			}
-		}
-		for _, c := range el.ChildElements() {
-			if err := walk(c, depth+1); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	err := walk(root, 0)
-	return count, err
-}
-
-func hasSignature(el *etree.Element) bool {
-	for _, c := range el.ChildElements() {
-		if isDS(c, "Signature") {
-			return true
-		}
-	}
-	return false
-}
-
-func childNS(el *etree.Element, ns, tag string) []*etree.Element {
-	var out []*etree.Element
-	for _, c := range el.ChildElements() {
-		if c.Tag == tag && c.NamespaceURI() == ns {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// oneChild returns the only child with that name; none when optional is
-// acceptable, and an error for duplicates, which would let two readers disagree.
-func oneChild(el *etree.Element, ns, tag string, required bool) (*etree.Element, error) {
-	cs := childNS(el, ns, tag)
-	switch {
-	case len(cs) > 1:
-		return nil, fmt.Errorf("%w: more than one <%s> in <%s>", ErrMalformed, tag, el.Tag)
-	case len(cs) == 0 && required:
-		return nil, fmt.Errorf("%w: <%s> in <%s>", ErrMissingElement, tag, el.Tag)
-	case len(cs) == 0:
-		return nil, nil
-	}
-	return cs[0], nil
-}
-
 func (v *Validator) checkIssuer(el *etree.Element) error {
-	iss, err := oneChild(el, NSAssertion, "Issuer", false)
+	iss, err := samlcore.OneChild(el, NSAssertion, "Issuer", false)
 	if err != nil {
 		return err
 	}
 	if iss == nil {
 		return fmt.Errorf("%w: <%s> has no Issuer", ErrIssuer, el.Tag)
 	}
-	if f := attr(iss, "Format"); f != "" && f != NameIDEntity {
+	if f := samlcore.Attr(iss, "Format"); f != "" && f != NameIDEntity {
 		return fmt.Errorf("%w: format %q", ErrIssuer, f)
 	}
-	val, err := textOf(iss)
+	val, err := samlcore.TextOf(iss)
 	if err != nil {
 		return err
 	}
@@ -375,25 +275,10 @@ func (v *Validator) checkIssuer(el *etree.Element) error {
 	return nil
 }
 
-func parseInstant(el *etree.Element, name string, required bool) (time.Time, error) {
-	s := attr(el, name)
-	if s == "" {
-		if required {
-			return time.Time{}, fmt.Errorf("%w: %s on <%s>", ErrMissingElement, name, el.Tag)
-		}
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%w: %s %q is not an xs:dateTime with zone", ErrMalformed, name, s)
-	}
-	return t, nil
-}
-
 // checkInstant refuses an IssueInstant from the future, and (for a response) one
 // older than MaxAge.
 func (v *Validator) checkInstant(el *etree.Element, now time.Time, ageCheck bool) error {
-	t, err := parseInstant(el, "IssueInstant", true)
+	t, err := samlcore.ParseInstant(el, "IssueInstant", true)
 	if err != nil {
 		return err
 	}
@@ -412,19 +297,19 @@ func (v *Validator) checkInstant(el *etree.Element, now time.Time, ageCheck bool
 
 // readStatus returns nil for Success and a *StatusError otherwise.
 func readStatus(root *etree.Element) error {
-	st, err := oneChild(root, NSProtocol, "Status", true)
+	st, err := samlcore.OneChild(root, NSProtocol, "Status", true)
 	if err != nil {
 		return err
 	}
 	se := &StatusError{}
-	if sc, _ := oneChild(st, NSProtocol, "StatusCode", false); sc != nil {
-		se.Code = attr(sc, "Value")
-		if sub, _ := oneChild(sc, NSProtocol, "StatusCode", false); sub != nil {
-			se.SubCode = attr(sub, "Value")
+	if sc, _ := samlcore.OneChild(st, NSProtocol, "StatusCode", false); sc != nil {
+		se.Code = samlcore.Attr(sc, "Value")
+		if sub, _ := samlcore.OneChild(sc, NSProtocol, "StatusCode", false); sub != nil {
+			se.SubCode = samlcore.Attr(sub, "Value")
 		}
 	}
-	if sm, _ := oneChild(st, NSProtocol, "StatusMessage", false); sm != nil {
-		se.Message, _ = textOf(sm)
+	if sm, _ := samlcore.OneChild(st, NSProtocol, "StatusMessage", false); sm != nil {
+		se.Message, _ = samlcore.TextOf(sm)
 	}
 	if se.Code == StatusSuccess && se.SubCode == "" {
 		return nil
@@ -433,10 +318,10 @@ func readStatus(root *etree.Element) error {
 }
 
 func (v *Validator) readAssertion(a *etree.Element, exp Expectation, now time.Time, res *Assertion) error {
-	if err := checkVersionAndID(a); err != nil {
+	if err := samlcore.CheckVersionAndID(a); err != nil {
 		return err
 	}
-	res.ID = attr(a, "ID")
+	res.ID = samlcore.Attr(a, "ID")
 	if err := v.checkIssuer(a); err != nil {
 		return err
 	}
@@ -444,22 +329,22 @@ func (v *Validator) readAssertion(a *etree.Element, exp Expectation, now time.Ti
 	if err := v.checkInstant(a, now, false); err != nil {
 		return err
 	}
-	res.IssueInstant, _ = parseInstant(a, "IssueInstant", true)
+	res.IssueInstant, _ = samlcore.ParseInstant(a, "IssueInstant", true)
 	skew := v.skew()
 
 	// Conditions: validity window, audience, one-time use.
-	cond, err := oneChild(a, NSAssertion, "Conditions", true)
+	cond, err := samlcore.OneChild(a, NSAssertion, "Conditions", true)
 	if err != nil {
 		return err
 	}
-	nb, err := parseInstant(cond, "NotBefore", false)
+	nb, err := samlcore.ParseInstant(cond, "NotBefore", false)
 	if err != nil {
 		return err
 	}
 	if !nb.IsZero() && nb.After(now.Add(skew)) {
 		return fmt.Errorf("%w: NotBefore %s", ErrNotYetValid, nb.Format(time.RFC3339))
 	}
-	noa, err := parseInstant(cond, "NotOnOrAfter", true)
+	noa, err := samlcore.ParseInstant(cond, "NotOnOrAfter", true)
 	if err != nil {
 		return err
 	}
@@ -467,14 +352,14 @@ func (v *Validator) readAssertion(a *etree.Element, exp Expectation, now time.Ti
 		return fmt.Errorf("%w: NotOnOrAfter %s", ErrExpired, noa.Format(time.RFC3339))
 	}
 	res.NotOnOrAfter = noa
-	ars := childNS(cond, NSAssertion, "AudienceRestriction")
+	ars := samlcore.ChildNS(cond, NSAssertion, "AudienceRestriction")
 	if len(ars) == 0 {
 		return fmt.Errorf("%w: no AudienceRestriction", ErrAudience)
 	}
 	for _, ar := range ars {
 		ok := false
-		for _, au := range childNS(ar, NSAssertion, "Audience") {
-			if t, err := textOf(au); err == nil && strings.TrimSpace(t) == v.ACSURL {
+		for _, au := range samlcore.ChildNS(ar, NSAssertion, "Audience") {
+			if t, err := samlcore.TextOf(au); err == nil && strings.TrimSpace(t) == v.ACSURL {
 				ok = true
 			}
 		}
@@ -482,25 +367,25 @@ func (v *Validator) readAssertion(a *etree.Element, exp Expectation, now time.Ti
 			return fmt.Errorf("%w: the audience is not %q", ErrAudience, v.ACSURL)
 		}
 	}
-	res.OneTimeUse = len(childNS(cond, NSAssertion, "OneTimeUse")) > 0
+	res.OneTimeUse = len(samlcore.ChildNS(cond, NSAssertion, "OneTimeUse")) > 0
 
 	// Subject and its bearer confirmation.
-	subj, err := oneChild(a, NSAssertion, "Subject", true)
+	subj, err := samlcore.OneChild(a, NSAssertion, "Subject", true)
 	if err != nil {
 		return err
 	}
-	nid, err := oneChild(subj, NSAssertion, "NameID", true)
+	nid, err := samlcore.OneChild(subj, NSAssertion, "NameID", true)
 	if err != nil {
 		return err
 	}
-	if res.NameID.Value, err = textOf(nid); err != nil {
+	if res.NameID.Value, err = samlcore.TextOf(nid); err != nil {
 		return err
 	}
 	if strings.TrimSpace(res.NameID.Value) == "" {
 		return fmt.Errorf("%w: empty NameID", ErrIdentity)
 	}
-	res.NameID.Format = attr(nid, "Format")
-	res.NameID.NameQualifier = attr(nid, "NameQualifier")
+	res.NameID.Format = samlcore.Attr(nid, "Format")
+	res.NameID.NameQualifier = samlcore.Attr(nid, "NameQualifier")
 	scNoa, err := v.checkBearer(subj, exp, now)
 	if err != nil {
 		return err
@@ -510,26 +395,26 @@ func (v *Validator) readAssertion(a *etree.Element, exp Expectation, now time.Ti
 	}
 
 	// Authentication statement and level of assurance.
-	as, err := oneChild(a, NSAssertion, "AuthnStatement", true)
+	as, err := samlcore.OneChild(a, NSAssertion, "AuthnStatement", true)
 	if err != nil {
 		return err
 	}
-	if res.AuthnInstant, err = parseInstant(as, "AuthnInstant", true); err != nil {
+	if res.AuthnInstant, err = samlcore.ParseInstant(as, "AuthnInstant", true); err != nil {
 		return err
 	}
 	if res.AuthnInstant.After(now.Add(skew)) {
 		return fmt.Errorf("%w: AuthnInstant in the future", ErrNotYetValid)
 	}
-	res.SessionIndex = attr(as, "SessionIndex")
-	ctx, err := oneChild(as, NSAssertion, "AuthnContext", true)
+	res.SessionIndex = samlcore.Attr(as, "SessionIndex")
+	ctx, err := samlcore.OneChild(as, NSAssertion, "AuthnContext", true)
 	if err != nil {
 		return err
 	}
-	ref, err := oneChild(ctx, NSAssertion, "AuthnContextClassRef", true)
+	ref, err := samlcore.OneChild(ctx, NSAssertion, "AuthnContextClassRef", true)
 	if err != nil {
 		return err
 	}
-	refText, err := textOf(ref)
+	refText, err := samlcore.TextOf(ref)
 	if err != nil {
 		return err
 	}
@@ -549,9 +434,9 @@ func (v *Validator) readAssertion(a *etree.Element, exp Expectation, now time.Ti
 
 	// Attributes.
 	seen := map[string]bool{}
-	for _, st := range childNS(a, NSAssertion, "AttributeStatement") {
-		for _, at := range childNS(st, NSAssertion, "Attribute") {
-			attr := Attribute{Name: attr(at, "Name"), FriendlyName: attr(at, "FriendlyName")}
+	for _, st := range samlcore.ChildNS(a, NSAssertion, "AttributeStatement") {
+		for _, at := range samlcore.ChildNS(st, NSAssertion, "Attribute") {
+			attr := Attribute{Name: samlcore.Attr(at, "Name"), FriendlyName: samlcore.Attr(at, "FriendlyName")}
 			if attr.Name == "" {
 				return fmt.Errorf("%w: attribute without Name", ErrMalformed)
 			}
@@ -559,8 +444,8 @@ func (v *Validator) readAssertion(a *etree.Element, exp Expectation, now time.Ti
 				return fmt.Errorf("%w: attribute %q given twice", ErrMalformed, attr.Name)
 			}
 			seen[attr.Name] = true
-			for _, av := range childNS(at, NSAssertion, "AttributeValue") {
-				val, err := textOf(av)
+			for _, av := range samlcore.ChildNS(at, NSAssertion, "AttributeValue") {
+				val, err := samlcore.TextOf(av)
 				if err != nil {
 					return err
 				}
@@ -653,29 +538,29 @@ func (v *Validator) checkBearer(subj *etree.Element, exp Expectation, now time.T
 		}
 	}
 	skew := v.skew()
-	for _, sc := range childNS(subj, NSAssertion, "SubjectConfirmation") {
-		if attr(sc, "Method") != BearerMethod {
-			fail(fmt.Errorf("%w: method %q", ErrSubjectConfirmation, attr(sc, "Method")))
+	for _, sc := range samlcore.ChildNS(subj, NSAssertion, "SubjectConfirmation") {
+		if samlcore.Attr(sc, "Method") != BearerMethod {
+			fail(fmt.Errorf("%w: method %q", ErrSubjectConfirmation, samlcore.Attr(sc, "Method")))
 			continue
 		}
-		scd, err := oneChild(sc, NSAssertion, "SubjectConfirmationData", true)
+		scd, err := samlcore.OneChild(sc, NSAssertion, "SubjectConfirmationData", true)
 		if err != nil {
 			fail(fmt.Errorf("%w: %v", ErrSubjectConfirmation, err))
 			continue
 		}
-		if r := attr(scd, "Recipient"); r != v.ACSURL {
+		if r := samlcore.Attr(scd, "Recipient"); r != v.ACSURL {
 			fail(fmt.Errorf("%w: %q", ErrRecipient, r))
 			continue
 		}
-		if irt := attr(scd, "InResponseTo"); irt != exp.RequestID {
+		if irt := samlcore.Attr(scd, "InResponseTo"); irt != exp.RequestID {
 			fail(fmt.Errorf("%w: confirmation answers %q", ErrInResponseTo, irt))
 			continue
 		}
-		if hasAttr(scd, "NotBefore") {
+		if samlcore.HasAttr(scd, "NotBefore") {
 			fail(fmt.Errorf("%w: bearer confirmation with NotBefore", ErrSubjectConfirmation))
 			continue
 		}
-		noa, err := parseInstant(scd, "NotOnOrAfter", true)
+		noa, err := samlcore.ParseInstant(scd, "NotOnOrAfter", true)
 		if err != nil {
 			fail(err)
 			continue

@@ -1,4 +1,4 @@
-package saml
+package saml_test
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clave-go/clave/internal/pki"
+	"github.com/clave-go/clave/internal/samlidp"
+	"github.com/clave-go/clave/saml"
 )
 
 // The tests in this file check our signatures with an independent
@@ -81,10 +83,10 @@ func xmlsecVerifyNode(t testing.TB, xml, certPEM []byte, idAttrs []string, xpath
 }
 
 const (
-	idAuthnRequest  = NSProtocol + ":AuthnRequest"
-	idResponse      = NSProtocol + ":Response"
-	idLogoutRequest = NSProtocol + ":LogoutRequest"
-	idAssertion     = NSAssertion + ":Assertion"
+	idAuthnRequest  = saml.NSProtocol + ":AuthnRequest"
+	idResponse      = saml.NSProtocol + ":Response"
+	idLogoutRequest = saml.NSProtocol + ":LogoutRequest"
+	idAssertion     = saml.NSAssertion + ":Assertion"
 )
 
 func TestXMLSecAuthnRequest(t *testing.T) {
@@ -99,7 +101,7 @@ func TestXMLSecAuthnRequest(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := goldenRequest()
-			raw, err := r.Sign(&Signer{Key: spKeys.Key, Certificate: spKeys.Certificate, Hash: tc.hash})
+			raw, err := r.Sign(&saml.Signer{Key: spKeys.Key, Certificate: spKeys.Certificate, Hash: tc.hash})
 			require.NoError(t, err)
 			require.NoError(t, xmlsecVerify(t, raw, pki.CertificatePEM(spKeys.Certificate), idAuthnRequest))
 			// Another key must not verify it: the check is really against the key
@@ -114,7 +116,7 @@ func TestXMLSecDetectsTampering(t *testing.T) {
 	requireXMLSec(t)
 	testKeys(t)
 	r := goldenRequest()
-	raw, err := r.Sign(&Signer{Key: spKeys.Key, Certificate: spKeys.Certificate})
+	raw, err := r.Sign(&saml.Signer{Key: spKeys.Key, Certificate: spKeys.Certificate})
 	require.NoError(t, err)
 	require.NoError(t, xmlsecVerify(t, raw, pki.CertificatePEM(spKeys.Certificate), idAuthnRequest))
 
@@ -136,11 +138,11 @@ func TestXMLSecResponse(t *testing.T) {
 	cert := pki.CertificatePEM(idpKeys.Certificate)
 
 	t.Run("response signed", func(t *testing.T) {
-		raw := docBytes(t, buildSigned(t, gatewayParams(), ResponseSecurity{SignResponse: true}))
+		raw := docBytes(t, buildSigned(t, gatewayParams(), samlidp.ResponseSecurity{SignResponse: true}))
 		require.NoError(t, xmlsecVerify(t, raw, cert, idResponse))
 	})
 	t.Run("response and assertion signed", func(t *testing.T) {
-		raw := docBytes(t, buildSigned(t, gatewayParams(), ResponseSecurity{SignResponse: true, SignAssertion: true}))
+		raw := docBytes(t, buildSigned(t, gatewayParams(), samlidp.ResponseSecurity{SignResponse: true, SignAssertion: true}))
 		ids := []string{idResponse, idAssertion}
 		require.NoError(t, xmlsecVerifyNode(t, raw, cert, ids,
 			"/*[local-name()='Response']/*[local-name()='Signature']"))
@@ -152,14 +154,14 @@ func TestXMLSecResponse(t *testing.T) {
 func TestXMLSecLogoutRequest(t *testing.T) {
 	requireXMLSec(t)
 	testKeys(t)
-	r := &LogoutRequest{
+	r := &saml.LogoutRequest{
 		ID:           "_logout1",
 		IssueInstant: testNow,
-		Destination:  PreproductionURL,
+		Destination:  saml.PreproductionURL,
 		ReturnURL:    "https://sede.example.es/clave/logout",
 		SPID:         "S0000000E_E00000000",
 	}
-	raw, err := r.Sign(&Signer{Key: spKeys.Key, Certificate: spKeys.Certificate})
+	raw, err := r.Sign(&saml.Signer{Key: spKeys.Key, Certificate: spKeys.Certificate})
 	require.NoError(t, err)
 	require.NoError(t, xmlsecVerify(t, raw, pki.CertificatePEM(spKeys.Certificate), idLogoutRequest))
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
 
+	"github.com/clave-go/clave/internal/samlidp"
 	"github.com/clave-go/clave/saml"
 )
 
@@ -43,7 +44,7 @@ func indented(b *Base) (Delivery, error) {
 		return Delivery{}, err
 	}
 	d.Indent(2)
-	if err := saml.SecureResponse(d, secResponse(b)); err != nil {
+	if err := samlidp.SecureResponse(d, secResponse(b)); err != nil {
 		return Delivery{}, fmt.Errorf("faults: %w", err)
 	}
 	return deliver(d)
@@ -68,7 +69,7 @@ func lineWrapped(b *Base) (Delivery, error) {
 
 func init() {
 	g := GroupAccept
-	sha256 := func(b *Base) saml.ResponseSecurity {
+	sha256 := func(b *Base) samlidp.ResponseSecurity {
 		s := secBoth(b)
 		s.Signer.Hash = crypto.SHA256
 		return s
@@ -106,20 +107,20 @@ func init() {
 			Build: variant(nil, signedBy(next, false, true, false), nil, nil)},
 		Case{ID: "ACC-10", Group: g, Title: "issued 30 s ahead of the service's clock", Expect: Accept,
 			How: "the response is issued 30 s after the delivery instant, within a 60 s skew (NotBefore and AuthnInstant follow)",
-			Build: variant(func(b *Base, p *saml.ResponseParams) {
+			Build: variant(func(b *Base, p *samlidp.ResponseParams) {
 				p.IssueInstant = b.Now.Add(30 * time.Second)
 				p.AuthnInstant = time.Time{}
 			}, secResponse, nil, nil)},
 		Case{ID: "ACC-11", Group: g, Title: "expired 30 s ago, within skew", Expect: Accept,
 			How: "the response is issued 10 min 30 s before delivery with a 10-minute validity, so it expired 30 s ago, within a 60 s skew",
-			Build: variant(func(b *Base, p *saml.ResponseParams) {
+			Build: variant(func(b *Base, p *samlidp.ResponseParams) {
 				p.IssueInstant = b.Now.Add(-10*time.Minute - 30*time.Second)
 				p.Validity = 10 * time.Minute
 				p.AuthnInstant = time.Time{}
 			}, secResponse, nil, nil)},
 		Case{ID: "ACC-12", Group: g, Title: "re-signed with ResignEnveloped (control)", Expect: Accept,
-			How:   "the valid response's root signature is recomputed unchanged by saml.ResignEnveloped, the primitive the algorithm cases use",
-			Build: resigned(secResponse, false, saml.ResignOptions{}, nil)},
+			How:   "the valid response's root signature is recomputed unchanged by ResignEnveloped, the primitive the algorithm cases use",
+			Build: resigned(secResponse, false, samlidp.ResignOptions{}, nil)},
 		Case{ID: "ACC-13", Group: g, Title: "signed by goxmldsig, RSA-SHA256", Expect: Accept,
 			How:   "the unsigned response is signed at the root by goxmldsig's signer (RSA-SHA256, its signature last), an implementation independent of ours",
 			Build: dsigSigned(trusted, dsig.RSASHA256SignatureMethod)},
@@ -134,7 +135,7 @@ func init() {
 			Build: lineWrapped},
 		Case{ID: "ACC-17", Group: g, Title: "confirmation Address is not the client's", Expect: Accept,
 			How: "SubjectConfirmationData's Address is 192.0.2.44, unrelated to the browser's address (the gateway writes an internal address there)",
-			Build: variant(func(_ *Base, p *saml.ResponseParams) {
+			Build: variant(func(_ *Base, p *samlidp.ResponseParams) {
 				p.SubjectAddress = "192.0.2.44"
 			}, secResponse, nil, nil)},
 		Case{ID: "ACC-18", Group: g, Title: "signature without KeyInfo", Expect: Accept,
@@ -153,17 +154,17 @@ func init() {
 			Build: variant(nil, secResponse, removeAt(pStatus+"/saml2p:StatusMessage"), nil)},
 		Case{ID: "ACC-21", Group: g, Title: "persistent NameID", Expect: Accept,
 			How: "the NameID (same value) has Format nameid-format:persistent, as a request asking for persistent may get",
-			Build: variant(func(_ *Base, p *saml.ResponseParams) {
+			Build: variant(func(_ *Base, p *samlidp.ResponseParams) {
 				p.NameID.Format = saml.NameIDPersistent
 			}, secResponse, nil, nil)},
 		Case{ID: "ACC-22", Group: g, Title: "attribute not asked for", Expect: Accept,
 			How: "the response carries an extra RegisterType attribute the service did not request",
-			Build: variant(func(_ *Base, p *saml.ResponseParams) {
+			Build: variant(func(_ *Base, p *samlidp.ResponseParams) {
 				p.Attributes = append(p.Attributes, saml.Attribute{Name: saml.AttrRegisterType, FriendlyName: "RegisterType", Values: []string{"Nivel Avanzado"}})
 			}, secResponse, nil, nil)},
 		Case{ID: "ACC-23", Group: g, Title: "confirmation without Address", Expect: Accept,
 			How: "SubjectConfirmationData carries no Address attribute, which is optional",
-			Build: variant(func(_ *Base, p *saml.ResponseParams) {
+			Build: variant(func(_ *Base, p *samlidp.ResponseParams) {
 				p.SubjectAddress = ""
 			}, secResponse, nil, nil)},
 	)

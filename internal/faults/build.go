@@ -10,6 +10,7 @@ import (
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
 
+	"github.com/clave-go/clave/internal/samlidp"
 	"github.com/clave-go/clave/saml"
 )
 
@@ -136,16 +137,16 @@ func at(d time.Duration) func(*Base) string {
 }
 
 // sec says how a case's response is protected; nil protects nothing.
-type sec func(b *Base) saml.ResponseSecurity
+type sec func(b *Base) samlidp.ResponseSecurity
 
 func signedBy(key func(k Keys) *KeyPair, keyInfo, response, assertion bool) sec {
-	return func(b *Base) saml.ResponseSecurity {
+	return func(b *Base) samlidp.ResponseSecurity {
 		kp := key(b.Keys)
 		s := kp.Signer()
 		if !keyInfo {
 			s.Certificate = nil
 		}
-		return saml.ResponseSecurity{Signer: s, SignResponse: response, SignAssertion: assertion}
+		return samlidp.ResponseSecurity{Signer: s, SignResponse: response, SignAssertion: assertion}
 	}
 }
 
@@ -161,8 +162,8 @@ var (
 
 // encrypted adds encryption for the service to s; cbc picks AES-CBC.
 func encrypted(s sec, cbc bool) sec {
-	return func(b *Base) saml.ResponseSecurity {
-		var out saml.ResponseSecurity
+	return func(b *Base) samlidp.ResponseSecurity {
+		var out samlidp.ResponseSecurity
 		if s != nil {
 			out = s(b)
 		}
@@ -174,7 +175,7 @@ func encrypted(s sec, cbc bool) sec {
 // params returns a copy of the Base's parameters that a case may change, with
 // the IDs fixed so that every document of one case agrees on them, and no
 // status: cases start from a success and set a status themselves.
-func (b *Base) params() (saml.ResponseParams, error) {
+func (b *Base) params() (samlidp.ResponseParams, error) {
 	p := b.Params
 	p.Status = nil
 	p.Attributes = slices.Clone(p.Attributes)
@@ -197,7 +198,7 @@ func (b *Base) params() (saml.ResponseParams, error) {
 
 // doc builds the Base's response with params applied, lets pre change the
 // unsigned tree and protects it as s says.
-func (b *Base) doc(params func(b *Base, p *saml.ResponseParams), s sec, pre edit) (*etree.Document, error) {
+func (b *Base) doc(params func(b *Base, p *samlidp.ResponseParams), s sec, pre edit) (*etree.Document, error) {
 	p, err := b.params()
 	if err != nil {
 		return nil, err
@@ -205,7 +206,7 @@ func (b *Base) doc(params func(b *Base, p *saml.ResponseParams), s sec, pre edit
 	if params != nil {
 		params(b, &p)
 	}
-	d, err := saml.BuildResponse(p)
+	d, err := samlidp.BuildResponse(p)
 	if err != nil {
 		return nil, fmt.Errorf("faults: %w", err)
 	}
@@ -216,11 +217,11 @@ func (b *Base) doc(params func(b *Base, p *saml.ResponseParams), s sec, pre edit
 			return nil, e.err
 		}
 	}
-	var rs saml.ResponseSecurity
+	var rs samlidp.ResponseSecurity
 	if s != nil {
 		rs = s(b)
 	}
-	if err := saml.SecureResponse(d, rs); err != nil {
+	if err := samlidp.SecureResponse(d, rs); err != nil {
 		return nil, fmt.Errorf("faults: %w", err)
 	}
 	return d, nil
@@ -228,7 +229,7 @@ func (b *Base) doc(params func(b *Base, p *saml.ResponseParams), s sec, pre edit
 
 // variant is the usual case builder: the Base's response with params applied,
 // changed by pre before it is protected as s says and by post after.
-func variant(params func(b *Base, p *saml.ResponseParams), s sec, pre, post edit) func(*Base) (Delivery, error) {
+func variant(params func(b *Base, p *samlidp.ResponseParams), s sec, pre, post edit) func(*Base) (Delivery, error) {
 	return func(b *Base) (Delivery, error) {
 		d, err := b.doc(params, s, pre)
 		if err != nil {
@@ -246,7 +247,7 @@ func variant(params func(b *Base, p *saml.ResponseParams), s sec, pre, post edit
 }
 
 // bytesOf serialises the Base's response as variant builds it.
-func (b *Base) bytesOf(params func(b *Base, p *saml.ResponseParams), s sec, pre, post edit) ([]byte, error) {
+func (b *Base) bytesOf(params func(b *Base, p *samlidp.ResponseParams), s sec, pre, post edit) ([]byte, error) {
 	d, err := variant(params, s, pre, post)(b)
 	return d.XML, err
 }
@@ -336,9 +337,9 @@ func extensions(children ...*etree.Element) *etree.Element {
 
 // resigned builds the response protected as s says, lets change edit the
 // signature of the root (or of the assertion when onAssertion is set) and
-// re-signs it with the trusted key through saml.ResignEnveloped: the result is
+// re-signs it with the trusted key through samlidp.ResignEnveloped: the result is
 // cryptographically valid, so a refusal can only come from what change did.
-func resigned(s sec, assertion bool, o saml.ResignOptions, change func(sig *etree.Element)) func(*Base) (Delivery, error) {
+func resigned(s sec, assertion bool, o samlidp.ResignOptions, change func(sig *etree.Element)) func(*Base) (Delivery, error) {
 	return variant(nil, s, nil, func(e *editor, b *Base, r *etree.Element) {
 		el := r
 		if assertion {
@@ -350,7 +351,7 @@ func resigned(s sec, assertion bool, o saml.ResignOptions, change func(sig *etre
 		if e.err != nil {
 			return
 		}
-		if err := saml.ResignEnveloped(el, b.Keys.Trusted.Key, o); err != nil {
+		if err := samlidp.ResignEnveloped(el, b.Keys.Trusted.Key, o); err != nil {
 			e.fail("resigning: %v", err)
 		}
 	})
@@ -393,14 +394,14 @@ func dsigSigned(key func(k Keys) *KeyPair, method string) func(*Base) (Delivery,
 
 // statusDoc is a failure response with the given codes, protected as s says.
 func statusDoc(code, sub string, s sec, pre edit) func(*Base) (Delivery, error) {
-	return variant(func(_ *Base, p *saml.ResponseParams) {
+	return variant(func(_ *Base, p *samlidp.ResponseParams) {
 		p.Status = &saml.StatusError{Code: code, SubCode: sub, Message: "fallo de prueba"}
 	}, s, pre, nil)
 }
 
 // withoutAttribute drops the named attribute from the parameters.
-func withoutAttribute(name string) func(*Base, *saml.ResponseParams) {
-	return func(_ *Base, p *saml.ResponseParams) {
+func withoutAttribute(name string) func(*Base, *samlidp.ResponseParams) {
+	return func(_ *Base, p *samlidp.ResponseParams) {
 		p.Attributes = slices.DeleteFunc(p.Attributes, func(a saml.Attribute) bool { return a.Name == name })
 	}
 }

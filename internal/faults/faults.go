@@ -1,7 +1,10 @@
-// Package faults is the catalogue of bad (and a few good) gateway responses that
-// a Cl@ve service provider must refuse (or accept). The conformance package
-// runs it against a service; the reference gateway can arm any case to be sent
-// instead of its next genuine response.
+// Package faults is the module's one catalogue of attacks: the bad (and a few
+// good) gateway responses that a Cl@ve service provider must refuse (or
+// accept). Package saml's tests run every case through its Validator and check
+// that each refusal is for the case's Reason; the conformance package runs it
+// against a whole service; the reference gateway can arm any case to be sent
+// instead of its next genuine response. A new attack on the validator belongs
+// here, not in a test of its own, so that every service gets to face it.
 //
 // Every case starts from a valid response to a real request, built and signed
 // by the kit's trusted gateway key, and changes one thing. Cases are
@@ -17,6 +20,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/clave-go/clave/internal/samlidp"
 	"github.com/clave-go/clave/saml"
 )
 
@@ -72,7 +76,7 @@ func (k *KeyPair) Signer() *saml.Signer {
 type Base struct {
 	// Params describe the successful response (IDs, InResponseTo, Destination =
 	// ACS URL, Issuer, instants, subject, LoA, attributes).
-	Params saml.ResponseParams
+	Params samlidp.ResponseParams
 	Keys   Keys
 	// EncryptFor is the service's encryption certificate; nil when the service
 	// takes no encrypted assertions (cases that need it are then skipped).
@@ -127,13 +131,15 @@ type Case struct {
 	// Build derives the delivery from a valid response.
 	Build func(b *Base) (Delivery, error)
 
-	// reason is the sentinel our own saml.Validator refuses the case with. The
-	// catalogue's test checks it, so that no case passes for an accidental
-	// reason (a broken build refused as "signature invalid", say).
-	reason error
-	// identity is the PersonIdentifier an accepted case logs in, when it is
+	// Reason is the sentinel our own saml.Validator refuses the case with
+	// (errors.Is), nil for a case to accept. The saml package's tests check
+	// it, so that no case passes for an accidental reason (a broken build
+	// refused as "signature invalid", say). Another service provider may
+	// refuse for a reason of its own: the kit only judges accept or refuse.
+	Reason error
+	// Identity is the PersonIdentifier an accepted case logs in, when it is
 	// not the Base's.
-	identity string
+	Identity string
 }
 
 var catalogue []Case
@@ -171,16 +177,16 @@ func Lookup(id string) (Case, bool) {
 // Valid builds the valid, gateway-shaped response of b: signed at the root with
 // the trusted key, as the real gateway does.
 func (b *Base) Valid() (*etree.Document, error) {
-	return b.Secured(b.Params, saml.ResponseSecurity{Signer: b.Keys.Trusted.Signer(), SignResponse: true})
+	return b.Secured(b.Params, samlidp.ResponseSecurity{Signer: b.Keys.Trusted.Signer(), SignResponse: true})
 }
 
 // Secured builds a response from p protected as sec says.
-func (b *Base) Secured(p saml.ResponseParams, sec saml.ResponseSecurity) (*etree.Document, error) {
-	doc, err := saml.BuildResponse(p)
+func (b *Base) Secured(p samlidp.ResponseParams, sec samlidp.ResponseSecurity) (*etree.Document, error) {
+	doc, err := samlidp.BuildResponse(p)
 	if err != nil {
 		return nil, err
 	}
-	if err := saml.SecureResponse(doc, sec); err != nil {
+	if err := samlidp.SecureResponse(doc, sec); err != nil {
 		return nil, err
 	}
 	return doc, nil

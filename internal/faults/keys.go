@@ -8,6 +8,7 @@ import (
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
 
+	"github.com/clave-go/clave/internal/samlidp"
 	"github.com/clave-go/clave/saml"
 )
 
@@ -34,47 +35,47 @@ func lookalike(k Keys) (*x509.Certificate, error) {
 func init() {
 	g := GroupKeyTrust
 	register(
-		Case{ID: "KEY-01", Group: g, Title: "untrusted key, its certificate in KeyInfo", Expect: Refuse, reason: saml.ErrUntrustedKey,
+		Case{ID: "KEY-01", Group: g, Title: "untrusted key, its certificate in KeyInfo", Expect: Refuse, Reason: saml.ErrUntrustedKey,
 			How:   "the root is signed by the attacker's key, whose self-signed certificate is sent in KeyInfo",
 			Build: variant(nil, signedBy(untrusted, true, true, false), nil, nil)},
-		Case{ID: "KEY-02", Group: g, Title: "untrusted key signing the assertion", Expect: Refuse, reason: saml.ErrUntrustedKey,
+		Case{ID: "KEY-02", Group: g, Title: "untrusted key signing the assertion", Expect: Refuse, Reason: saml.ErrUntrustedKey,
 			How:   "only the assertion is signed, by the attacker's key with its certificate in KeyInfo",
 			Build: variant(nil, signedBy(untrusted, true, false, true), nil, nil)},
-		Case{ID: "KEY-03", Group: g, Title: "untrusted key without KeyInfo", Expect: Refuse, reason: saml.ErrSignatureInvalid,
+		Case{ID: "KEY-03", Group: g, Title: "untrusted key without KeyInfo", Expect: Refuse, Reason: saml.ErrSignatureInvalid,
 			How:   "the root is signed by the attacker's key and the signature carries no KeyInfo",
 			Build: variant(nil, signedBy(untrusted, false, true, false), nil, nil)},
-		Case{ID: "KEY-04", Group: g, Title: "untrusted key behind the trusted certificate", Expect: Refuse, reason: saml.ErrSignatureInvalid,
+		Case{ID: "KEY-04", Group: g, Title: "untrusted key behind the trusted certificate", Expect: Refuse, Reason: saml.ErrSignatureInvalid,
 			How: "the root is signed by the attacker's key while KeyInfo carries the gateway's trusted certificate",
-			Build: variant(nil, func(b *Base) saml.ResponseSecurity {
-				return saml.ResponseSecurity{SignResponse: true, Signer: &saml.Signer{Key: b.Keys.Untrusted.Key, Certificate: b.Keys.Trusted.Certificate}}
+			Build: variant(nil, func(b *Base) samlidp.ResponseSecurity {
+				return samlidp.ResponseSecurity{SignResponse: true, Signer: &saml.Signer{Key: b.Keys.Untrusted.Key, Certificate: b.Keys.Trusted.Certificate}}
 			}, nil, nil)},
-		Case{ID: "KEY-05", Group: g, Title: "untrusted key, signed by goxmldsig", Expect: Refuse, reason: saml.ErrUntrustedKey,
+		Case{ID: "KEY-05", Group: g, Title: "untrusted key, signed by goxmldsig", Expect: Refuse, Reason: saml.ErrUntrustedKey,
 			How:   "the unsigned response is signed at the root by goxmldsig's signer (RSA-SHA256) with the attacker's key and certificate",
 			Build: dsigSigned(untrusted, dsig.RSASHA256SignatureMethod)},
-		Case{ID: "KEY-06", Group: g, Title: "untrusted key, certificate impersonating the gateway's", Expect: Refuse, reason: saml.ErrUntrustedKey,
+		Case{ID: "KEY-06", Group: g, Title: "untrusted key, certificate impersonating the gateway's", Expect: Refuse, Reason: saml.ErrUntrustedKey,
 			How: "the root is signed by the attacker's key, with a self-signed certificate in KeyInfo copying the trusted certificate's subject, serial number and validity",
 			Build: func(b *Base) (Delivery, error) {
 				cert, err := lookalike(b.Keys)
 				if err != nil {
 					return Delivery{}, err
 				}
-				return variant(nil, func(b *Base) saml.ResponseSecurity {
-					return saml.ResponseSecurity{SignResponse: true, Signer: &saml.Signer{Key: b.Keys.Untrusted.Key, Certificate: cert}}
+				return variant(nil, func(b *Base) samlidp.ResponseSecurity {
+					return samlidp.ResponseSecurity{SignResponse: true, Signer: &saml.Signer{Key: b.Keys.Untrusted.Key, Certificate: cert}}
 				}, nil, nil)(b)
 			}},
-		Case{ID: "KEY-07", Group: g, Title: "untrusted response signature around a genuine assertion", Expect: Refuse, reason: saml.ErrUntrustedKey,
+		Case{ID: "KEY-07", Group: g, Title: "untrusted response signature around a genuine assertion", Expect: Refuse, Reason: saml.ErrUntrustedKey,
 			How: "the assertion is signed by the trusted key, then the response root is signed by the attacker's key with its certificate in KeyInfo",
 			Build: func(b *Base) (Delivery, error) {
 				d, err := b.doc(nil, secAssertion, nil)
 				if err != nil {
 					return Delivery{}, err
 				}
-				if err := saml.SecureResponse(d, saml.ResponseSecurity{Signer: b.Keys.Untrusted.Signer(), SignResponse: true}); err != nil {
+				if err := samlidp.SecureResponse(d, samlidp.ResponseSecurity{Signer: b.Keys.Untrusted.Signer(), SignResponse: true}); err != nil {
 					return Delivery{}, fmt.Errorf("faults: %w", err)
 				}
 				return deliver(d)
 			}},
-		Case{ID: "KEY-08", Group: g, Title: "untrusted key, malformed certificate in KeyInfo", Expect: Refuse, reason: saml.ErrUntrustedKey,
+		Case{ID: "KEY-08", Group: g, Title: "untrusted key, malformed certificate in KeyInfo", Expect: Refuse, Reason: saml.ErrUntrustedKey,
 			How: "the root is signed by the attacker's key without KeyInfo, then a KeyInfo whose X509Certificate is not base64 is appended",
 			Build: variant(nil, signedBy(untrusted, false, true, false), nil, func(e *editor, _ *Base, r *etree.Element) {
 				e.find(r, pSig).CreateElement("ds:KeyInfo").CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").SetText("not*base64")

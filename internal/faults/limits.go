@@ -7,6 +7,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/clave-go/clave/internal/samlidp"
 	"github.com/clave-go/clave/saml"
 )
 
@@ -33,10 +34,10 @@ func flood(item func(i int) string) func(*Base) (Delivery, error) {
 func init() {
 	g := GroupLimits
 	register(
-		Case{ID: "LIM-01", Group: g, Title: "response larger than 256 KiB", Expect: Refuse, reason: saml.ErrTooLarge,
+		Case{ID: "LIM-01", Group: g, Title: "response larger than 256 KiB", Expect: Refuse, Reason: saml.ErrTooLarge,
 			How:   "before the root is signed, a saml2p:Extensions holding 257 KiB of text is inserted before Status",
 			Build: oversized},
-		Case{ID: "LIM-02", Group: g, Title: "oversized form field", Expect: Refuse, reason: saml.ErrTooLarge,
+		Case{ID: "LIM-02", Group: g, Title: "oversized form field", Expect: Refuse, Reason: saml.ErrTooLarge,
 			How: "the SAMLResponse field is the base64 of LIM-01's signed response of more than 256 KiB",
 			Build: func(b *Base) (Delivery, error) {
 				d, err := oversized(b)
@@ -45,10 +46,10 @@ func init() {
 				}
 				return form(base64.StdEncoding.EncodeToString(d.XML)), nil
 			}},
-		Case{ID: "LIM-03", Group: g, Title: "huge base64 form field", Expect: Refuse, reason: saml.ErrTooLarge,
+		Case{ID: "LIM-03", Group: g, Title: "huge base64 form field", Expect: Refuse, Reason: saml.ErrTooLarge,
 			How:   "the SAMLResponse field is 8 MiB of base64 ('A' repeated), to be refused before it is decoded",
 			Build: func(*Base) (Delivery, error) { return form(strings.Repeat("A", 8<<20)), nil }},
-		Case{ID: "LIM-04", Group: g, Title: "malformed base64 form field", Expect: Refuse, reason: saml.ErrMalformed,
+		Case{ID: "LIM-04", Group: g, Title: "malformed base64 form field", Expect: Refuse, Reason: saml.ErrMalformed,
 			How: "the 41st character of the valid response's base64 SAMLResponse field is replaced by '*'",
 			Build: func(b *Base) (Delivery, error) {
 				x, err := b.bytesOf(nil, secResponse, nil, nil)
@@ -58,10 +59,10 @@ func init() {
 				f := base64.StdEncoding.EncodeToString(x)
 				return form(f[:40] + "*" + f[41:]), nil
 			}},
-		Case{ID: "LIM-05", Group: g, Title: "empty form field", Expect: Refuse, reason: saml.ErrMalformed,
+		Case{ID: "LIM-05", Group: g, Title: "empty form field", Expect: Refuse, Reason: saml.ErrMalformed,
 			How:   "the SAMLResponse field is posted empty",
 			Build: func(*Base) (Delivery, error) { return form(""), nil }},
-		Case{ID: "LIM-06", Group: g, Title: "deep nesting, signed over", Expect: Refuse, reason: saml.ErrMalformed,
+		Case{ID: "LIM-06", Group: g, Title: "deep nesting, signed over", Expect: Refuse, Reason: saml.ErrMalformed,
 			How: "before the root is signed, 200 nested saml2p:Extensions elements are inserted before Status",
 			Build: variant(nil, secResponse, func(e *editor, _ *Base, r *etree.Element) {
 				el := extensions()
@@ -70,11 +71,11 @@ func init() {
 					el = el.CreateElement("saml2p:Extensions")
 				}
 			}, nil)},
-		Case{ID: "LIM-07", Group: g, Title: "many EncryptedKey elements", Expect: Refuse, reason: saml.ErrMalformed, NeedsEncryption: true,
+		Case{ID: "LIM-07", Group: g, Title: "many EncryptedKey elements", Expect: Refuse, Reason: saml.ErrMalformed, NeedsEncryption: true,
 			How: "the assertion is signed and encrypted for the service, the response is not signed, and 64 EncryptedKey copies encrypted for another key are put before the genuine one, each costing the service an RSA decryption",
 			Build: func(b *Base) (Delivery, error) {
-				decoy, err := b.doc(nil, func(b *Base) saml.ResponseSecurity {
-					return saml.ResponseSecurity{EncryptFor: b.Keys.Untrusted.Certificate}
+				decoy, err := b.doc(nil, func(b *Base) samlidp.ResponseSecurity {
+					return samlidp.ResponseSecurity{EncryptFor: b.Keys.Untrusted.Certificate}
 				}, nil)
 				if err != nil {
 					return Delivery{}, err
@@ -90,13 +91,13 @@ func init() {
 					}
 				})(b)
 			}},
-		Case{ID: "LIM-08", Group: g, Title: "attribute flood", Expect: Refuse, reason: saml.ErrMalformed,
+		Case{ID: "LIM-08", Group: g, Title: "attribute flood", Expect: Refuse, Reason: saml.ErrMalformed,
 			How:   "after the root is signed, as many distinct attributes (a0=\"\" a1=\"\" ...) as fit in 256 KiB are added to the assertion's Subject start tag",
 			Build: flood(func(i int) string { return fmt.Sprintf(` a%d=""`, i) })},
-		Case{ID: "LIM-09", Group: g, Title: "quadratic entity expansion", Expect: Refuse, reason: saml.ErrMalformed,
+		Case{ID: "LIM-09", Group: g, Title: "quadratic entity expansion", Expect: Refuse, Reason: saml.ErrMalformed,
 			How:   "the valid response gets a DOCTYPE declaring one 4 KiB entity, and NameID's text is replaced by 4,000 references to it",
 			Build: withDoctype(`<!DOCTYPE r [<!ENTITY a "`+strings.Repeat("x", 4096)+`">]>`, strings.Repeat("&a;", 4000))},
-		Case{ID: "LIM-10", Group: g, Title: "prefixed attribute flood", Expect: Refuse, reason: saml.ErrMalformed,
+		Case{ID: "LIM-10", Group: g, Title: "prefixed attribute flood", Expect: Refuse, Reason: saml.ErrMalformed,
 			How:   "after the root is signed, as many pairs xmlns:pN=\"urn:xN\" pN:a=\"\" (one local name, distinct namespaces) as fit in 256 KiB are added to the assertion's Subject start tag",
 			Build: flood(func(i int) string { return fmt.Sprintf(` xmlns:p%d="urn:x%d" p%d:a=""`, i, i, i) })},
 	)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/clave-go/clave/internal/samlidp"
 	"github.com/clave-go/clave/saml"
 )
 
@@ -16,7 +17,7 @@ import (
 // signedError is a genuinely signed gateway failure for this request: it
 // carries no assertion, so only the signature's position can betray it.
 func signedError(b *Base) (*etree.Element, error) {
-	d, err := b.doc(func(_ *Base, p *saml.ResponseParams) {
+	d, err := b.doc(func(_ *Base, p *samlidp.ResponseParams) {
 		p.Status = &saml.StatusError{Code: saml.StatusRequester, SubCode: saml.StatusRequestDenied}
 	}, secResponse, nil)
 	if err != nil {
@@ -27,7 +28,7 @@ func signedError(b *Base) (*etree.Element, error) {
 
 // evilRoot is an unsigned success for the attacker with the response ID id.
 func evilRoot(b *Base, id string) (*etree.Document, error) {
-	return b.doc(func(_ *Base, p *saml.ResponseParams) { p.ID = id }, nil, onAssertion(evilize))
+	return b.doc(func(_ *Base, p *samlidp.ResponseParams) { p.ID = id }, nil, onAssertion(evilize))
 }
 
 // moveSig moves from's enveloped signature to to, before its Status.
@@ -191,42 +192,42 @@ var assertionWrappings = []xsw{
 func init() {
 	g := GroupWrapping
 	register(
-		Case{ID: "XSW-01", Group: g, Title: "XSW1: signed response inside the evil root's Signature", Expect: Refuse, reason: saml.ErrWrapped,
+		Case{ID: "XSW-01", Group: g, Title: "XSW1: signed response inside the evil root's Signature", Expect: Refuse, Reason: saml.ErrWrapped,
 			How: "the signed root gets ID _evil and the attacker's identity, and an unsigned copy of the original response is put inside its ds:Signature",
 			Build: variant(nil, secResponse, nil, func(e *editor, b *Base, r *etree.Element) {
 				orig := evilOriginal(e, b, r)
 				e.find(r, pSig).AddChild(orig)
 			})},
-		Case{ID: "XSW-02", Group: g, Title: "XSW1: signed error response inside the evil root's Signature", Expect: Refuse, reason: saml.ErrSignatureInvalid,
+		Case{ID: "XSW-02", Group: g, Title: "XSW1: signed error response inside the evil root's Signature", Expect: Refuse, Reason: saml.ErrSignatureInvalid,
 			How: "the signature of a genuinely signed RequestDenied response is moved onto an unsigned evil success, and a copy of the signed error is put inside that signature",
 			Build: withSignedError("_evil", func(e *editor, signed, evil *etree.Element) {
 				moveSig(e, signed, evil).AddChild(signed.Copy())
 			})},
-		Case{ID: "XSW-03", Group: g, Title: "XSW1: signed response in a ds:Object", Expect: Refuse, reason: saml.ErrWrapped,
+		Case{ID: "XSW-03", Group: g, Title: "XSW1: signed response in a ds:Object", Expect: Refuse, Reason: saml.ErrWrapped,
 			How: "the signed root gets ID _evil and the attacker's identity, and an unsigned copy of the original response is put in a ds:Object of its ds:Signature",
 			Build: variant(nil, secResponse, nil, func(e *editor, b *Base, r *etree.Element) {
 				orig := evilOriginal(e, b, r)
 				e.find(r, pSig).CreateElement("ds:Object").AddChild(orig)
 			})},
-		Case{ID: "XSW-04", Group: g, Title: "XSW2: signed response as a sibling before the Signature", Expect: Refuse, reason: saml.ErrWrapped,
+		Case{ID: "XSW-04", Group: g, Title: "XSW2: signed response as a sibling before the Signature", Expect: Refuse, Reason: saml.ErrWrapped,
 			How: "the signed root gets ID _evil and the attacker's identity, and an unsigned copy of the original response is inserted as its child before the ds:Signature",
 			Build: variant(nil, secResponse, nil, func(e *editor, b *Base, r *etree.Element) {
 				orig := evilOriginal(e, b, r)
 				e.insertBefore(r, pSig, orig)
 			})},
-		Case{ID: "XSW-05", Group: g, Title: "XSW2: signed error response as a sibling", Expect: Refuse, reason: saml.ErrWrapped,
+		Case{ID: "XSW-05", Group: g, Title: "XSW2: signed error response as a sibling", Expect: Refuse, Reason: saml.ErrWrapped,
 			How: "the signature of a genuinely signed RequestDenied response is moved onto an unsigned evil success (ID _evil) and a copy of the signed error is inserted before it",
 			Build: withSignedError("_evil", func(e *editor, signed, evil *etree.Element) {
 				moveSig(e, signed, evil)
 				e.insertBefore(evil, pSig, signed.Copy())
 			})},
-		Case{ID: "XSW-06", Group: g, Title: "XSW2: signed error response, evil root reusing its ID", Expect: Refuse, reason: saml.ErrWrapped,
+		Case{ID: "XSW-06", Group: g, Title: "XSW2: signed error response, evil root reusing its ID", Expect: Refuse, Reason: saml.ErrWrapped,
 			How: "as XSW-05, but the evil success carries the signed error response's ID, so the Reference matches both",
 			Build: withSignedError("", func(e *editor, signed, evil *etree.Element) {
 				moveSig(e, signed, evil)
 				e.insertBefore(evil, pSig, signed.Copy())
 			})},
-		Case{ID: "XSW-07", Group: g, Title: "signed response inside Extensions of an unsigned root", Expect: Refuse, reason: saml.ErrWrapped,
+		Case{ID: "XSW-07", Group: g, Title: "signed response inside Extensions of an unsigned root", Expect: Refuse, Reason: saml.ErrWrapped,
 			How: "an unsigned evil success (ID _evil) carries the whole genuinely signed success response in a saml2p:Extensions before Status",
 			Build: func(b *Base) (Delivery, error) {
 				signed, err := b.doc(nil, secResponse, nil)
@@ -244,12 +245,12 @@ func init() {
 				}
 				return deliver(doc)
 			}},
-		Case{ID: "XSW-08", Group: g, Title: "signed error response inside Extensions of an unsigned root", Expect: Refuse, reason: saml.ErrSignatureMissing,
+		Case{ID: "XSW-08", Group: g, Title: "signed error response inside Extensions of an unsigned root", Expect: Refuse, Reason: saml.ErrSignatureMissing,
 			How: "an unsigned evil success (ID _evil) carries a genuinely signed RequestDenied response in a saml2p:Extensions before Status",
 			Build: withSignedError("_evil", func(e *editor, signed, evil *etree.Element) {
 				e.insertBefore(evil, pStatus, extensions(signed.Copy()))
 			})},
-		Case{ID: "XSW-09", Group: g, Title: "response signature moved into the assertion", Expect: Refuse, reason: saml.ErrWrapped,
+		Case{ID: "XSW-09", Group: g, Title: "response signature moved into the assertion", Expect: Refuse, Reason: saml.ErrWrapped,
 			How: "the root's ds:Signature (referencing the response ID) is moved into the assertion before its Subject and the assertion gets the attacker's identity",
 			Build: variant(nil, secResponse, nil, func(e *editor, b *Base, r *etree.Element) {
 				a, sig := e.find(r, pAssertion), e.find(r, pSig)
@@ -259,19 +260,19 @@ func init() {
 				e.insertBefore(a, pSubject, sig)
 				evilize(e, b, a)
 			})},
-		Case{ID: "XSW-10", Group: g, Title: "assertion signature moved onto the response", Expect: Refuse, reason: saml.ErrWrapped,
+		Case{ID: "XSW-10", Group: g, Title: "assertion signature moved onto the response", Expect: Refuse, Reason: saml.ErrWrapped,
 			How: "only the assertion is signed; its ds:Signature is moved to the response before Status and the assertion gets the attacker's identity",
 			Build: variant(nil, secAssertion, nil, func(e *editor, b *Base, r *etree.Element) {
 				a := e.find(r, pAssertion)
 				moveSig(e, a, r)
 				evilize(e, b, a)
 			})},
-		Case{ID: "XSW-11", Group: g, Title: "assertion ID equal to the response ID", Expect: Refuse, reason: saml.ErrWrapped,
+		Case{ID: "XSW-11", Group: g, Title: "assertion ID equal to the response ID", Expect: Refuse, Reason: saml.ErrWrapped,
 			How: "before the root is signed, the assertion's ID is set to the response's ID, so one Reference names two elements",
 			Build: variant(nil, secResponse, func(e *editor, _ *Base, r *etree.Element) {
 				e.find(r, pAssertion).CreateAttr("ID", r.SelectAttrValue("ID", ""))
 			}, nil)},
-		Case{ID: "XSW-12", Group: g, Title: "unsigned element reusing the signed assertion's ID", Expect: Refuse, reason: saml.ErrWrapped,
+		Case{ID: "XSW-12", Group: g, Title: "unsigned element reusing the signed assertion's ID", Expect: Refuse, Reason: saml.ErrWrapped,
 			How: "only the assertion is signed; an empty saml2p:Extensions carrying the assertion's ID is inserted before Status",
 			Build: variant(nil, secAssertion, nil, func(e *editor, _ *Base, r *etree.Element) {
 				ext := extensions()
@@ -285,11 +286,11 @@ func init() {
 		register(
 			Case{ID: fmt.Sprintf("XSW-%02d", n), Group: g, Title: w.title + " (assertion signed)", Expect: Refuse,
 				How:    "only the assertion is signed; " + w.how,
-				reason: w.reasonAssertion, NeedsEncryption: w.needsEncryption,
+				Reason: w.reasonAssertion, NeedsEncryption: w.needsEncryption,
 				Build: variant(nil, secAssertion, nil, mutate)},
 			Case{ID: fmt.Sprintf("XSW-%02d", n+1), Group: g, Title: w.title + " (response also signed)", Expect: Refuse,
 				How:    "response and assertion are signed; " + w.how + "; the response signature is left in place",
-				reason: w.reasonBoth, NeedsEncryption: w.needsEncryption,
+				Reason: w.reasonBoth, NeedsEncryption: w.needsEncryption,
 				Build: variant(nil, secBoth, nil, mutate)},
 		)
 		n += 2

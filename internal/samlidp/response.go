@@ -1,4 +1,4 @@
-package saml
+package samlidp
 
 import (
 	"crypto/x509"
@@ -9,6 +9,9 @@ import (
 
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml/xmlenc"
+
+	"github.com/clave-go/clave/internal/samlcore"
+	"github.com/clave-go/clave/saml"
 )
 
 // ResponsePrefixList is the InclusiveNamespaces prefix list the gateway signs
@@ -27,14 +30,14 @@ type ResponseParams struct {
 	// Validity is the assertion lifetime; 0 means 15 minutes.
 	Validity time.Duration
 	// Status is nil for success. A failure carries no assertion.
-	Status *StatusError
-	NameID NameID
+	Status *saml.StatusError
+	NameID saml.NameID
 	// SubjectAddress is written in SubjectConfirmationData/@Address; the gateway
 	// writes an internal address there.
 	SubjectAddress string
-	LoA            LoA
+	LoA            saml.LoA
 	AuthnInstant   time.Time
-	Attributes     []Attribute
+	Attributes     []saml.Attribute
 	// Rand supplies IDs; nil means crypto/rand.
 	Rand io.Reader
 }
@@ -51,37 +54,37 @@ func BuildResponse(p ResponseParams) (*etree.Document, error) {
 	}
 	var err error
 	if p.ID == "" {
-		if p.ID, err = NewID(p.Rand); err != nil {
+		if p.ID, err = saml.NewID(p.Rand); err != nil {
 			return nil, err
 		}
 	}
 	if p.AssertionID == "" {
-		if p.AssertionID, err = NewID(p.Rand); err != nil {
+		if p.AssertionID, err = saml.NewID(p.Rand); err != nil {
 			return nil, err
 		}
 	}
 	if p.Validity == 0 {
 		p.Validity = 15 * time.Minute
 	}
-	issued := FormatInstant(p.IssueInstant)
-	until := FormatInstant(p.IssueInstant.Add(p.Validity))
+	issued := saml.FormatInstant(p.IssueInstant)
+	until := saml.FormatInstant(p.IssueInstant.Add(p.Validity))
 
 	doc := etree.NewDocument()
 	doc.CreateProcInst("xml", `version="1.0" encoding="UTF-8"`)
 	r := doc.CreateElement("saml2p:Response")
-	r.CreateAttr("xmlns:saml2p", NSProtocol)
-	r.CreateAttr("xmlns:ds", NSDSig)
-	r.CreateAttr("xmlns:eidas", NSEIDASNatural)
-	r.CreateAttr("xmlns:eidas-natural", NSEIDASNatural)
-	r.CreateAttr("xmlns:saml2", NSAssertion)
-	r.CreateAttr("xmlns:xs", NSXS)
-	r.CreateAttr("Consent", ConsentObtained)
+	r.CreateAttr("xmlns:saml2p", saml.NSProtocol)
+	r.CreateAttr("xmlns:ds", saml.NSDSig)
+	r.CreateAttr("xmlns:eidas", saml.NSEIDASNatural)
+	r.CreateAttr("xmlns:eidas-natural", saml.NSEIDASNatural)
+	r.CreateAttr("xmlns:saml2", saml.NSAssertion)
+	r.CreateAttr("xmlns:xs", saml.NSXS)
+	r.CreateAttr("Consent", saml.ConsentObtained)
 	r.CreateAttr("Destination", p.Destination)
 	r.CreateAttr("ID", p.ID)
 	r.CreateAttr("InResponseTo", p.InResponseTo)
 	r.CreateAttr("IssueInstant", issued)
 	r.CreateAttr("Version", "2.0")
-	issuer(r, p.Issuer)
+	samlcore.AppendIssuer(r, p.Issuer)
 
 	st := r.CreateElement("saml2p:Status")
 	if p.Status != nil {
@@ -96,8 +99,8 @@ func BuildResponse(p ResponseParams) (*etree.Document, error) {
 		}
 		return doc, nil
 	}
-	st.CreateElement("saml2p:StatusCode").CreateAttr("Value", StatusSuccess)
-	st.CreateElement("saml2p:StatusMessage").SetText(StatusSuccess)
+	st.CreateElement("saml2p:StatusCode").CreateAttr("Value", saml.StatusSuccess)
+	st.CreateElement("saml2p:StatusMessage").SetText(saml.StatusSuccess)
 	if !p.LoA.Valid() {
 		return nil, errors.New("saml: a successful response needs a level of assurance")
 	}
@@ -106,18 +109,18 @@ func BuildResponse(p ResponseParams) (*etree.Document, error) {
 	a.CreateAttr("ID", p.AssertionID)
 	a.CreateAttr("IssueInstant", issued)
 	a.CreateAttr("Version", "2.0")
-	issuer(a, p.Issuer)
+	samlcore.AppendIssuer(a, p.Issuer)
 	subj := a.CreateElement("saml2:Subject")
 	nid := subj.CreateElement("saml2:NameID")
 	format := p.NameID.Format
 	if format == "" {
-		format = NameIDTransient
+		format = saml.NameIDTransient
 	}
 	nid.CreateAttr("Format", format)
 	nid.CreateAttr("NameQualifier", p.Issuer)
 	nid.SetText(p.NameID.Value)
 	sc := subj.CreateElement("saml2:SubjectConfirmation")
-	sc.CreateAttr("Method", BearerMethod)
+	sc.CreateAttr("Method", saml.BearerMethod)
 	scd := sc.CreateElement("saml2:SubjectConfirmationData")
 	if p.SubjectAddress != "" {
 		scd.CreateAttr("Address", p.SubjectAddress)
@@ -135,7 +138,7 @@ func BuildResponse(p ResponseParams) (*etree.Document, error) {
 	if authn.IsZero() {
 		authn = p.IssueInstant
 	}
-	as.CreateAttr("AuthnInstant", FormatInstant(authn))
+	as.CreateAttr("AuthnInstant", saml.FormatInstant(authn))
 	ac := as.CreateElement("saml2:AuthnContext")
 	ac.CreateElement("saml2:AuthnContextClassRef").SetText(p.LoA.URI())
 	ac.CreateElement("saml2:AuthnContextDecl")
@@ -147,14 +150,14 @@ func BuildResponse(p ResponseParams) (*etree.Document, error) {
 				ae.CreateAttr("FriendlyName", at.FriendlyName)
 			}
 			ae.CreateAttr("Name", at.Name)
-			ae.CreateAttr("NameFormat", AttrNameFormatURI)
+			ae.CreateAttr("NameFormat", saml.AttrNameFormatURI)
 			typ := at.XSIType
 			if typ == "" {
 				typ = "xs:string"
 			}
 			for _, val := range at.Values {
 				v := ae.CreateElement("saml2:AttributeValue")
-				v.CreateAttr("xmlns:xsi", NSXSI)
+				v.CreateAttr("xmlns:xsi", saml.NSXSI)
 				v.CreateAttr("xsi:type", typ)
 				v.SetText(val)
 			}
@@ -163,15 +166,10 @@ func BuildResponse(p ResponseParams) (*etree.Document, error) {
 	return doc, nil
 }
 
-func issuer(parent *etree.Element, value string) {
-	iss := parent.CreateElement("saml2:Issuer")
-	iss.CreateAttr("Format", NameIDEntity)
-	iss.SetText(value)
-}
-
 // ResponseSecurity says how an issued Response is protected.
 type ResponseSecurity struct {
-	Signer *Signer
+	// Signer signs what SignResponse and SignAssertion ask for.
+	Signer *saml.Signer
 	// SignResponse signs the root, as the real gateway does.
 	SignResponse bool
 	// SignAssertion also signs the Assertion (eIDAS style).
@@ -191,18 +189,18 @@ func SecureResponse(doc *etree.Document, sec ResponseSecurity) error {
 	if root == nil {
 		return errors.New("saml: empty document")
 	}
-	as := childNS(root, NSAssertion, "Assertion")
+	as := samlcore.ChildNS(root, saml.NSAssertion, "Assertion")
 	if len(as) == 1 {
 		a := as[0]
 		if sec.SignAssertion || sec.EncryptFor != nil {
 			// Work on a standalone copy that declares every prefix it uses, so it
 			// can be signed and encrypted on its own.
-			det, err := detach(a)
+			det, err := samlcore.Detach(a)
 			if err != nil {
 				return err
 			}
 			if sec.SignAssertion {
-				if err := sec.Signer.signEnveloped(det, 1, ResponsePrefixList); err != nil {
+				if err := sign(sec.Signer, det, ResponsePrefixList); err != nil {
 					return err
 				}
 			}
@@ -218,7 +216,7 @@ func SecureResponse(doc *etree.Document, sec ResponseSecurity) error {
 		}
 	}
 	if sec.SignResponse {
-		return sec.Signer.signEnveloped(root, 1, ResponsePrefixList)
+		return sign(sec.Signer, root, ResponsePrefixList)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package saml
+package samlidp
 
 import (
 	"crypto"
@@ -10,10 +10,13 @@ import (
 
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/clave-go/clave/internal/samlcore"
+	"github.com/clave-go/clave/saml"
 )
 
 // ResignOptions says how ResignEnveloped recomputes a signature. The zero value
-// recomputes it the way Signer signs: SHA-512 and exclusive canonicalisation.
+// recomputes it the way saml.Signer signs: SHA-512 and exclusive canonicalisation.
 type ResignOptions struct {
 	// SignatureHash hashes the canonical SignedInfo for the RSA signature; 0
 	// means SHA-512. It is not derived from SignatureMethod, so a kit can also
@@ -40,14 +43,14 @@ type ResignOptions struct {
 // armed faults, internal/faults): to prove that a verifier refuses, say, an
 // RSA-SHA1 signature or a Reference URI="" because of that choice and not
 // because the signature does not add up, the signature must be
-// cryptographically valid. Genuine messages are signed with Signer, never with
+// cryptographically valid. Genuine messages are signed with saml.Signer, never with
 // this.
 //
 // The digest of every Reference is the digest of el itself, without its
 // enveloped signature, whatever the Reference's URI or transforms say: the
 // result is a signature that verifies over el, so a refusal can only come from
 // what the caller changed. Canonicalisation is goxmldsig's, in el's namespace
-// context, and the signature RSA PKCS#1 v1.5 by key, exactly as Signer does.
+// context, and the signature RSA PKCS#1 v1.5 by key, exactly as saml.Signer does.
 // key must have an RSA public key. References without a DigestValue are left
 // as they are; a missing SignatureValue is an error.
 func ResignEnveloped(el *etree.Element, key crypto.Signer, opts ResignOptions) error {
@@ -72,7 +75,7 @@ func ResignEnveloped(el *etree.Element, key crypto.Signer, opts ResignOptions) e
 
 	var sig *etree.Element
 	for _, c := range el.ChildElements() {
-		if isDS(c, "Signature") {
+		if samlcore.IsDS(c, "Signature") {
 			if sig != nil {
 				return errors.New("saml: more than one enveloped signature to resign")
 			}
@@ -85,9 +88,9 @@ func ResignEnveloped(el *etree.Element, key crypto.Signer, opts ResignOptions) e
 	var si, sv *etree.Element
 	for _, c := range sig.ChildElements() {
 		switch {
-		case isDS(c, "SignedInfo") && si == nil:
+		case samlcore.IsDS(c, "SignedInfo") && si == nil:
 			si = c
-		case isDS(c, "SignatureValue") && sv == nil:
+		case samlcore.IsDS(c, "SignatureValue") && sv == nil:
 			sv = c
 		}
 	}
@@ -99,16 +102,16 @@ func ResignEnveloped(el *etree.Element, key crypto.Signer, opts ResignOptions) e
 	// on what is written into it next.
 	digests := map[string]string{}
 	for _, ref := range si.ChildElements() {
-		if !isDS(ref, "Reference") {
+		if !samlcore.IsDS(ref, "Reference") {
 			continue
 		}
 		var dv *etree.Element
 		pl := opts.PrefixList
 		for _, c := range ref.ChildElements() {
 			switch {
-			case isDS(c, "DigestValue"):
+			case samlcore.IsDS(c, "DigestValue"):
 				dv = c
-			case isDS(c, "Transforms") && pl == "":
+			case samlcore.IsDS(c, "Transforms") && pl == "":
 				for _, t := range c.ChildElements() {
 					if p, ok := inclusivePrefixes(t); ok {
 						pl = p
@@ -136,14 +139,14 @@ func ResignEnveloped(el *etree.Element, key crypto.Signer, opts ResignOptions) e
 	if opts.SignedInfoCanonicalizer == nil {
 		pl := ""
 		for _, c := range si.ChildElements() {
-			if isDS(c, "CanonicalizationMethod") {
+			if samlcore.IsDS(c, "CanonicalizationMethod") {
 				pl, _ = inclusivePrefixes(c)
 			}
 		}
-		signed, err = canonicalSignedInfo(si, pl)
+		signed, err = samlcore.CanonicalSignedInfo(si, pl)
 	} else {
 		var det *etree.Element
-		if det, err = detach(si); err == nil {
+		if det, err = samlcore.Detach(si); err == nil {
 			signed, err = opts.SignedInfoCanonicalizer.Canonicalize(det)
 		}
 	}
@@ -161,17 +164,17 @@ func ResignEnveloped(el *etree.Element, key crypto.Signer, opts ResignOptions) e
 }
 
 // resignDigest digests el without its enveloped signature: exclusive c14n with
-// prefixList, as signEnveloped does, or canon when set.
+// prefixList, as samlcore.SignEnveloped does, or canon when set.
 func resignDigest(el *etree.Element, prefixList string, h crypto.Hash, canon dsig.Canonicalizer) ([]byte, error) {
 	if canon == nil {
-		return digestElement(el, prefixList, h)
+		return samlcore.DigestElement(el, prefixList, h)
 	}
-	det, err := detach(el)
+	det, err := samlcore.Detach(el)
 	if err != nil {
 		return nil, err
 	}
 	for _, c := range det.ChildElements() {
-		if isDS(c, "Signature") {
+		if samlcore.IsDS(c, "Signature") {
 			det.RemoveChild(c)
 		}
 	}
@@ -188,8 +191,8 @@ func resignDigest(el *etree.Element, prefixList string, h crypto.Hash, canon dsi
 // of a Transform or CanonicalizationMethod, whatever its algorithm.
 func inclusivePrefixes(method *etree.Element) (string, bool) {
 	for _, c := range method.ChildElements() {
-		if c.Tag == "InclusiveNamespaces" && c.NamespaceURI() == NSExcC14N {
-			return attr(c, "PrefixList"), true
+		if c.Tag == "InclusiveNamespaces" && c.NamespaceURI() == saml.NSExcC14N {
+			return samlcore.Attr(c, "PrefixList"), true
 		}
 	}
 	return "", false

@@ -1,19 +1,13 @@
-package saml
+package samlcore
 
 import (
 	"bytes"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/beevik/etree"
 )
-
-// DefaultMaxMessageSize bounds a decoded SAML message. Real gateway responses are
-// around 15 KB; a certificate-login response with PartialAfirma stays well below
-// 100 KB, so 256 KiB leaves room without letting a sender make us parse megabytes.
-const DefaultMaxMessageSize = 256 << 10
 
 // maxDepth bounds element nesting. A SAML response nests about ten levels; deep
 // nesting only serves attacks on recursive consumers.
@@ -25,42 +19,7 @@ const maxDepth = 48
 // start tag with thousands costs seconds of CPU per digest.
 const maxAttrs = 64
 
-// DecodeMessage decodes the base64 value of a SAMLRequest or SAMLResponse form
-// field, refusing anything larger than maxSize bytes once decoded (maxSize <= 0
-// means DefaultMaxMessageSize). Line breaks and spaces some senders insert are
-// tolerated; any other non-base64 byte is refused.
-func DecodeMessage(field string, maxSize int) ([]byte, error) {
-	if maxSize <= 0 {
-		maxSize = DefaultMaxMessageSize
-	}
-	if field == "" {
-		return nil, fmt.Errorf("%w: empty message", ErrMalformed)
-	}
-	// Check the bound before decoding so a huge field costs nothing.
-	if base64.StdEncoding.DecodedLen(len(field)) > maxSize+maxSize/8+64 {
-		return nil, fmt.Errorf("%w: encoded message of %d bytes", ErrTooLarge, len(field))
-	}
-	clean := field
-	if strings.ContainsAny(field, "\r\n \t") {
-		clean = strings.Map(func(r rune) rune {
-			switch r {
-			case '\r', '\n', ' ', '\t':
-				return -1
-			}
-			return r
-		}, field)
-	}
-	out, err := base64.StdEncoding.DecodeString(clean)
-	if err != nil {
-		return nil, fmt.Errorf("%w: bad base64: %v", ErrMalformed, err)
-	}
-	if len(out) > maxSize {
-		return nil, fmt.Errorf("%w: message of %d bytes", ErrTooLarge, len(out))
-	}
-	return out, nil
-}
-
-// parseXML parses a SAML message into a tree and refuses everything our consumers
+// ParseXML parses a SAML message into a tree and refuses everything our consumers
 // could misread. encoding/xml (under etree) does not reject everything XML forbids,
 // and some accepted inputs do not survive a serialise-and-parse round trip, which
 // lets a signed document mean one thing to the signature check and another to the
@@ -82,7 +41,7 @@ func DecodeMessage(field string, maxSize int) ([]byte, error) {
 //   - bounded depth, size and attributes per element, and work linear in the
 //     size (a start tag with many attributes must not cost a pairwise
 //     comparison).
-func parseXML(data []byte, maxSize int) (*etree.Document, error) {
+func ParseXML(data []byte, maxSize int) (*etree.Document, error) {
 	if maxSize <= 0 {
 		maxSize = DefaultMaxMessageSize
 	}
@@ -306,10 +265,10 @@ func validNCName(s string) bool {
 	return true
 }
 
-// textOf returns the whole character content of a leaf element and refuses an
+// TextOf returns the whole character content of a leaf element and refuses an
 // element that has child elements: a value split by markup is a value nobody
 // signed on purpose.
-func textOf(el *etree.Element) (string, error) {
+func TextOf(el *etree.Element) (string, error) {
 	var b strings.Builder
 	for _, t := range el.Child {
 		switch t := t.(type) {
@@ -322,10 +281,10 @@ func textOf(el *etree.Element) (string, error) {
 	return b.String(), nil
 }
 
-// attr returns the value of the unprefixed attribute name. etree's SelectAttr
+// Attr returns the value of the unprefixed attribute name. etree's SelectAttr
 // would also match "x:name" or "xmlns:name", letting a foreign attribute stand
 // in for a protocol one.
-func attr(el *etree.Element, name string) string {
+func Attr(el *etree.Element, name string) string {
 	for _, a := range el.Attr {
 		if a.Space == "" && a.Key == name {
 			return a.Value
@@ -334,7 +293,8 @@ func attr(el *etree.Element, name string) string {
 	return ""
 }
 
-func hasAttr(el *etree.Element, name string) bool {
+// HasAttr reports whether el has the unprefixed attribute name.
+func HasAttr(el *etree.Element, name string) bool {
 	for _, a := range el.Attr {
 		if a.Space == "" && a.Key == name {
 			return true
