@@ -14,9 +14,9 @@ import (
 const sessionCookie = "clave_session"
 const logoutCookie = "clave_logout"
 
-// maxFormBytes bounds a posted form: a base64 response of the largest size the
-// validator accepts, plus RelayState.
-const maxFormBytes = saml.DefaultMaxMessageSize*4/3 + 8192
+// maxFormBytes bounds a posted form: a base64, URL-encoded response of the
+// largest size the validator accepts, plus RelayState.
+var maxFormBytes = saml.MaxFormSize(0)
 
 type ctxKey struct{}
 

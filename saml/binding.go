@@ -8,6 +8,8 @@ import (
 	"html/template"
 	"io"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -55,7 +57,7 @@ var postForm = template.Must(template.New("post").Parse(`<!DOCTYPE html>
 <noscript><p>Pulse el botón para continuar. / Press the button to continue.</p></noscript>
 <button type="submit">Continuar / Continue</button>
 </form>
-<script>document.getElementById("saml-post").submit();</script>
+<script nonce="{{.Nonce}}">document.getElementById("saml-post").submit();</script>
 </body></html>
 `))
 
@@ -76,14 +78,18 @@ type PostForm struct {
 // html/template; the form also works without JavaScript through its visible
 // button.
 func (f PostForm) Write(w io.Writer) error {
+	return f.write(w, "")
+}
+
+func (f PostForm) write(w io.Writer, nonce string) error {
 	if f.Action == "" || f.Field == "" || len(f.Message) == 0 {
 		return errors.New("saml: form needs an action, a field and a message")
 	}
 	return postForm.Execute(w, struct {
-		Action, Field string
-		Value         template.HTMLAttr
-		RelayState    string
-	}{f.Action, f.Field, valueAttr(f.Message), f.RelayState})
+		Action, Field     string
+		Value             template.HTMLAttr
+		RelayState, Nonce string
+	}{f.Action, f.Field, valueAttr(f.Message), f.RelayState, nonce})
 }
 
 // valueAttr is the value attribute of the message's hidden input, escaped as
@@ -113,15 +119,57 @@ func valueAttr(msg []byte) template.HTMLAttr {
 	return template.HTMLAttr(b.String())
 }
 
-// ServeHTTP writes the form as a response that caches nothing.
-func (f PostForm) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+// ServeHTTP writes the form as a response that caches nothing, under a
+// Content-Security-Policy that lets only its own auto-submit script run (by
+// a fresh nonce) and only its own action receive the post. The page is
+// rendered before anything is written, so a failure is a clean 500 and a
+// client gone mid-write is not answered twice.
+func (f PostForm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	nonce, err := NewID(nil)
+	var buf bytes.Buffer
+	if err == nil {
+		buf.Grow(len(f.Message)*4/3 + 1024)
+		err = f.write(&buf, nonce)
+	}
 	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Frame-Options", "DENY")
-	if err := f.Write(w); err != nil {
+	h.Set("X-Content-Type-Options", "nosniff")
+	if err != nil {
 		http.Error(w, "cannot build form", http.StatusInternalServerError)
+		return
 	}
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+nonce+"'; form-action "+formOrigin(f.Action)+
+		"; frame-ancestors 'none'; base-uri 'none'")
+	if r != nil && r.TLS != nil {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	_, _ = w.Write(buf.Bytes())
+}
+
+// formOrigin is the CSP source for a form's action: its origin when it is an
+// absolute http(s) URL, 'self' otherwise.
+func formOrigin(action string) string {
+	u, err := url.Parse(action)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		strings.ContainsAny(u.Host, " ;,'") {
+		return "'self'"
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// MaxFormSize is the largest urlencoded POST body that can carry a message of
+// maxMessage bytes (DefaultMaxMessageSize when zero or less) and a
+// RelayState: base64 makes 4 characters of every 3 bytes, and URL-encoding
+// may make 3 of each of them ('+', '/' and '=' become %XX).
+func MaxFormSize(maxMessage int) int64 {
+	if maxMessage <= 0 {
+		maxMessage = DefaultMaxMessageSize
+	}
+	return int64(maxMessage+2)/3*4*3 + 8192
 }
 
 // ReadPost reads field (and RelayState) from a POST form, bounding the body and
@@ -133,7 +181,7 @@ func ReadPost(r *http.Request, field string, maxSize int) (msg []byte, relayStat
 	if maxSize <= 0 {
 		maxSize = DefaultMaxMessageSize
 	}
-	r.Body = http.MaxBytesReader(nil, r.Body, int64(maxSize)*4/3+8192)
+	r.Body = http.MaxBytesReader(nil, r.Body, MaxFormSize(maxSize))
 	if err := r.ParseForm(); err != nil {
 		// Only an overflow of the bound is "too large"; a malformed body is not.
 		if tooBig := new(http.MaxBytesError); errors.As(err, &tooBig) {
