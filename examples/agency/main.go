@@ -26,6 +26,11 @@ import (
 	"github.com/clave-go/clave/saml"
 )
 
+// maxConnections bounds the connections served at once: well under the 1,024
+// file descriptors a process commonly gets, leaving room for outgoing
+// connections and logs.
+const maxConnections = 512
+
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if err := run(os.Args[1:], log); err != nil {
@@ -176,7 +181,9 @@ func run(args []string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: site(c), ReadHeaderTimeout: 10 * time.Second}
+	// Timeouts on every phase of a request, and a bound on connections, so
+	// that slow or idle clients cannot hold the site's file descriptors.
+	srv := clave.NewServer(o.addr, site(c))
 	log.Info("agency listening", "url", "http://"+ln.Addr().String()+"/", "gateway", c.GatewayURL(), "acs", cfg.ACSURL,
 		"sp_certificate", certSummary(cfg.Certificate))
 	go func() {
@@ -185,7 +192,7 @@ func run(args []string, log *slog.Logger) error {
 		defer cancel()
 		_ = srv.Shutdown(shut)
 	}()
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+	if err := srv.Serve(clave.LimitListener(ln, maxConnections)); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

@@ -25,8 +25,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"time"
 
+	"github.com/clave-go/clave"
 	"github.com/clave-go/clave/conformance"
 	"github.com/clave-go/clave/saml"
 )
@@ -177,8 +177,10 @@ func serveCertificates(k *conformance.Kit, addr string) (stop func(), url string
 	if err != nil {
 		return nil, "", err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
+	// Only the service under test fetches this document: a few connections
+	// are plenty.
+	srv := clave.NewServer(addr, h)
+	go func() { _ = srv.Serve(clave.LimitListener(ln, 16)) }()
 	return func() { _ = srv.Close() }, "http://" + ln.Addr().String() + saml.CertificatesPath, nil
 }
 

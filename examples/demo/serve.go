@@ -6,13 +6,21 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/clave-go/clave"
 )
 
-// serve serves h on ln until ctx ends, then shuts down gracefully.
+// maxConnections bounds the connections each server holds at once: the two
+// stay well under the 1,024 file descriptors a process commonly gets.
+const maxConnections = 256
+
+// serve serves h on ln until ctx ends, then shuts down gracefully. Every
+// phase of a request has a timeout and the connections are bounded, so slow
+// or idle clients cannot hold the demo's file descriptors.
 func serve(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := clave.NewServer("", h)
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
+	go func() { done <- srv.Serve(clave.LimitListener(ln, maxConnections)) }()
 	select {
 	case err := <-done:
 		return err

@@ -198,25 +198,6 @@ func writeFile(path string, data []byte) error {
 	return err
 }
 
-// serve serves h on ln until ctx ends, then shuts down gracefully.
-func serve(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-	}
-	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := srv.Shutdown(shut)
-	if serr := <-done; !errors.Is(serr, http.ErrServerClosed) {
-		return serr
-	}
-	return err
-}
-
 // baseURL is "http://host:port" for a listener opened on addr: the host of
 // addr (localhost when it names no particular interface) and the port
 // actually bound, so that ":0" works.

@@ -19,10 +19,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
+	"github.com/clave-go/clave"
 	"github.com/clave-go/clave/gateway"
 	"github.com/clave-go/clave/saml"
 )
@@ -139,5 +142,30 @@ func run(ctx context.Context, args []string, log *slog.Logger, ready chan<- stri
 	if ready != nil {
 		ready <- cfg.baseURL
 	}
-	return serve(ctx, ln, a.handler)
+	return serveBounded(ctx, ln, a.handler)
+}
+
+// maxConnections bounds the connections served at once: well under the 1,024
+// file descriptors a process commonly gets, leaving room for the database.
+const maxConnections = 512
+
+// serveBounded serves h on ln until ctx ends, then shuts down gracefully.
+// Every phase of a request has a timeout and the connections are bounded, so
+// slow or idle clients cannot hold the gateway's file descriptors.
+func serveBounded(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := clave.NewServer("", h)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(clave.LimitListener(ln, maxConnections)) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := srv.Shutdown(shut)
+	if serr := <-done; !errors.Is(serr, http.ErrServerClosed) {
+		return serr
+	}
+	return err
 }
