@@ -26,7 +26,9 @@ func Example() {
 		fmt.Fprintln(w, id.GivenName, id.PersonIdentifier, id.Method)
 	})))
 	page, status, err := gw.Browser().LogIn(context.Background(), agency.URL+"/tramite", clavetest.DemoCitizen)
-	fmt.Print(status, " ", page, err)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Print(status, " ", page)
 	// Output: 200 MARIA 12345678Z AEAT
-	// <nil>
 }
