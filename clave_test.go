@@ -25,6 +25,7 @@ import (
 
 	"github.com/clave-go/clave"
 	"github.com/clave-go/clave/internal/pki"
+	"github.com/clave-go/clave/internal/samlidp"
 	"github.com/clave-go/clave/saml"
 )
 
@@ -58,7 +59,7 @@ type stubGateway struct {
 	mu       sync.Mutex
 	status   *saml.StatusError // next response's status, nil = success
 	loa      saml.LoA
-	tweak    func(*saml.ResponseParams) // changes the next responses, nil = none
+	tweak    func(*samlidp.ResponseParams) // changes the next responses, nil = none
 	lastReq  *etree.Element
 	lastResp []byte
 }
@@ -82,9 +83,9 @@ func (g *stubGateway) serve(w http.ResponseWriter, r *http.Request) {
 		doc := etree.NewDocument()
 		require.NoError(g.t, doc.ReadFromBytes(raw))
 		ret := doc.Root().FindElement("./Issuer").Text()
-		resp, err := saml.BuildLogoutResponse(saml.LogoutResponseParams{InResponseTo: doc.Root().SelectAttrValue("ID", ""), Destination: ret, IssueInstant: g.now()})
+		resp, err := samlidp.BuildLogoutResponse(samlidp.LogoutResponseParams{InResponseTo: doc.Root().SelectAttrValue("ID", ""), Destination: ret, IssueInstant: g.now()})
 		require.NoError(g.t, err)
-		out, err := saml.SignDocument(resp, signer)
+		out, err := samlidp.SignDocument(resp, signer)
 		require.NoError(g.t, err)
 		saml.PostForm{Action: ret, Field: saml.FieldLogoutResponse, Message: out}.ServeHTTP(w, r)
 		return
@@ -98,7 +99,7 @@ func (g *stubGateway) serve(w http.ResponseWriter, r *http.Request) {
 	defer g.mu.Unlock()
 	g.lastReq = req
 	acs := req.SelectAttrValue("AssertionConsumerServiceURL", "")
-	p := saml.ResponseParams{
+	p := samlidp.ResponseParams{
 		InResponseTo: req.SelectAttrValue("ID", ""),
 		Destination:  acs,
 		Issuer:       "https://gateway.test",
@@ -118,9 +119,9 @@ func (g *stubGateway) serve(w http.ResponseWriter, r *http.Request) {
 	if g.tweak != nil {
 		g.tweak(&p)
 	}
-	resp, err := saml.BuildResponse(p)
+	resp, err := samlidp.BuildResponse(p)
 	require.NoError(g.t, err)
-	require.NoError(g.t, saml.SecureResponse(resp, saml.ResponseSecurity{Signer: signer, SignResponse: true}))
+	require.NoError(g.t, samlidp.SecureResponse(resp, samlidp.ResponseSecurity{Signer: signer, SignResponse: true}))
 	out, err := resp.WriteToBytes()
 	require.NoError(g.t, err)
 	g.lastResp = out
@@ -390,7 +391,7 @@ func TestMemoryReplayCache(t *testing.T) {
 }
 
 // setTweak makes the stub gateway change its next responses until the test ends.
-func (g *stubGateway) setTweak(t *testing.T, f func(*saml.ResponseParams)) {
+func (g *stubGateway) setTweak(t *testing.T, f func(*samlidp.ResponseParams)) {
 	g.mu.Lock()
 	g.tweak = f
 	g.mu.Unlock()
@@ -411,8 +412,8 @@ func gatewayResponse(t *testing.T, a *agency) (string, clave.PendingLogin) {
 	return html.UnescapeString(m[2]), p
 }
 
-func without(name string) func(*saml.ResponseParams) {
-	return func(p *saml.ResponseParams) {
+func without(name string) func(*samlidp.ResponseParams) {
+	return func(p *samlidp.ResponseParams) {
 		p.Attributes = slices.DeleteFunc(p.Attributes, func(a saml.Attribute) bool { return a.Name == name })
 	}
 }
@@ -426,27 +427,27 @@ func TestIdentityIsPersonIdentifier(t *testing.T) {
 	ctx := context.Background()
 
 	for name, tc := range map[string]struct {
-		tweak func(*saml.ResponseParams)
+		tweak func(*samlidp.ResponseParams)
 		want  error
 	}{
 		"no PersonIdentifier": {without(saml.AttrPersonIdentifier), saml.ErrIdentity},
-		"no PersonIdentifier, NameID another DNI": {func(p *saml.ResponseParams) {
+		"no PersonIdentifier, NameID another DNI": {func(p *samlidp.ResponseParams) {
 			without(saml.AttrPersonIdentifier)(p)
 			p.NameID = saml.NameID{Value: "99999999R", Format: saml.NameIDPersistent}
 		}, saml.ErrIdentity},
-		"empty PersonIdentifier": {func(p *saml.ResponseParams) {
+		"empty PersonIdentifier": {func(p *samlidp.ResponseParams) {
 			without(saml.AttrPersonIdentifier)(p)
 			p.Attributes = append(p.Attributes, saml.Attribute{Name: saml.AttrPersonIdentifier, Values: []string{""}})
 		}, saml.ErrIdentity},
-		"two PersonIdentifier values": {func(p *saml.ResponseParams) {
+		"two PersonIdentifier values": {func(p *samlidp.ResponseParams) {
 			without(saml.AttrPersonIdentifier)(p)
 			p.Attributes = append(p.Attributes, saml.Attribute{Name: saml.AttrPersonIdentifier, Values: []string{"12345678Z", "99999999R"}})
 		}, saml.ErrIdentity},
-		"PersonIdentifier with a wrong check letter": {func(p *saml.ResponseParams) {
+		"PersonIdentifier with a wrong check letter": {func(p *samlidp.ResponseParams) {
 			without(saml.AttrPersonIdentifier)(p)
 			p.Attributes = append(p.Attributes, saml.Attribute{Name: saml.AttrPersonIdentifier, Values: []string{"12345678A"}})
 		}, saml.ErrIdentity},
-		"empty NameID":             {func(p *saml.ResponseParams) { p.NameID.Value = "" }, saml.ErrIdentity},
+		"empty NameID":             {func(p *samlidp.ResponseParams) { p.NameID.Value = "" }, saml.ErrIdentity},
 		"required FamilyName gone": {without(saml.AttrCurrentFamilyName), saml.ErrMissingAttribute},
 		"required FirstName gone":  {without(saml.AttrCurrentGivenName), saml.ErrMissingAttribute},
 	} {
@@ -460,7 +461,7 @@ func TestIdentityIsPersonIdentifier(t *testing.T) {
 	}
 
 	t.Run("transient NameID, identity from PersonIdentifier", func(t *testing.T) {
-		g.setTweak(t, func(p *saml.ResponseParams) {
+		g.setTweak(t, func(p *samlidp.ResponseParams) {
 			p.NameID = saml.NameID{Value: "_7b1c52e0f3a94d6b8e2f01a3c4d5e6f7", Format: saml.NameIDTransient}
 		})
 		field, p := gatewayResponse(t, a)
@@ -470,7 +471,7 @@ func TestIdentityIsPersonIdentifier(t *testing.T) {
 		assert.Equal(t, clave.DocumentDNI, id.DocumentType)
 	})
 	t.Run("optional attributes may be missing", func(t *testing.T) {
-		g.setTweak(t, func(p *saml.ResponseParams) {
+		g.setTweak(t, func(p *samlidp.ResponseParams) {
 			without(saml.AttrFirstSurname)(p)
 			without(saml.AttrDateOfBirth)(p)
 		})
@@ -490,7 +491,7 @@ func TestIdentityIsPersonIdentifier(t *testing.T) {
 		assert.Equal(t, "12345678Z", id.PersonIdentifier)
 	})
 	t.Run("eIDAS citizen", func(t *testing.T) {
-		g.setTweak(t, func(p *saml.ResponseParams) {
+		g.setTweak(t, func(p *samlidp.ResponseParams) {
 			without(saml.AttrPersonIdentifier)(p)
 			p.NameID.Value = "IT/ES/RSSMRA80A01H501U"
 			p.Attributes = append(p.Attributes, saml.Attribute{Name: saml.AttrPersonIdentifier, Values: []string{p.NameID.Value}})

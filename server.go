@@ -34,7 +34,7 @@ import (
 //	ln, err := net.Listen("tcp", addr)
 //	...
 //	srv := clave.NewServer(addr, mux)
-//	err = srv.Serve(clave.LimitListener(ln, 1000))
+//	err = srv.Serve(clave.LimitListener(ln, 2048, 64))
 //
 // Change fields before serving to suit handlers of the service's own, for
 // instance a longer WriteTimeout for one that streams.
@@ -51,19 +51,26 @@ func NewServer(addr string, h http.Handler) *http.Server {
 }
 
 // LimitListener returns a listener that holds at most n accepted connections
-// open at once (n < 1 means 1). Past n, Accept waits until one of them is
-// closed, leaving further clients in the kernel's backlog, where they cost
-// the process no file descriptor and no goroutine; the timeouts of
-// NewServer make sure held connections are closed in bounded time.
+// open at once (n < 1 means 1), and at most perClient of them from any one
+// client address (perClient < 1: no per-client bound). Past n, Accept waits
+// until one of them is closed, leaving further clients in the kernel's
+// backlog, where they cost the process no file descriptor and no goroutine.
+// A client over perClient has its new connection closed at once: without
+// that bound, one client opening slow connections would fill all n and shut
+// everyone else out until NewServer's timeouts free them.
+//
+// Behind a reverse proxy every connection comes from the proxy: give it a
+// perClient as large as n there, and bound clients at the proxy.
 //
 // Wrap the plain TCP listener, before TLS (tls.NewListener, or
 // http.Server.ServeTLS, which does it): the server recognises TLS
 // connections by their type, which the wrapper would hide.
-func LimitListener(l net.Listener, n int) net.Listener {
+func LimitListener(l net.Listener, n, perClient int) net.Listener {
 	if n < 1 {
 		n = 1
 	}
-	return &limitListener{Listener: l, slots: make(chan struct{}, n), done: make(chan struct{})}
+	return &limitListener{Listener: l, slots: make(chan struct{}, n), done: make(chan struct{}),
+		perClient: perClient, clients: map[string]int{}}
 }
 
 type limitListener struct {
@@ -72,22 +79,56 @@ type limitListener struct {
 	slots     chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
+
+	perClient int
+	mu        sync.Mutex
+	clients   map[string]int // open connections per client address
 }
 
-// Accept takes a slot, then a connection.
+// Accept takes a slot, then a connection; a connection from a client
+// already at its bound is closed and the next one taken instead.
 func (l *limitListener) Accept() (net.Conn, error) {
-	select {
-	case l.slots <- struct{}{}:
-	case <-l.done:
-		// Closed while waiting for a slot: let the listener itself say so.
-		return l.Listener.Accept()
+	for {
+		select {
+		case l.slots <- struct{}{}:
+		case <-l.done:
+			// Closed while waiting for a slot: let the listener itself say so.
+			return l.Listener.Accept()
+		}
+		c, err := l.Listener.Accept()
+		if err != nil {
+			l.release("")
+			return nil, err
+		}
+		client := ""
+		if l.perClient > 0 {
+			client = connClient(c)
+			l.mu.Lock()
+			over := l.clients[client] >= l.perClient
+			if !over {
+				l.clients[client]++
+			}
+			l.mu.Unlock()
+			if over {
+				_ = c.Close()
+				<-l.slots
+				continue
+			}
+		}
+		return &limitConn{Conn: c, release: func() { l.release(client) }}, nil
 	}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		l.release()
-		return nil, err
+}
+
+// connClient is the address a connection comes from, without its port.
+func connClient(c net.Conn) string {
+	a := c.RemoteAddr()
+	if a == nil {
+		return ""
 	}
-	return &limitConn{Conn: c, release: l.release}, nil
+	if h, _, err := net.SplitHostPort(a.String()); err == nil {
+		return h
+	}
+	return a.String()
 }
 
 // Close also wakes an Accept waiting for a slot.
@@ -97,7 +138,16 @@ func (l *limitListener) Close() error {
 	return err
 }
 
-func (l *limitListener) release() { <-l.slots }
+func (l *limitListener) release(client string) {
+	if l.perClient > 0 && client != "" {
+		l.mu.Lock()
+		if l.clients[client]--; l.clients[client] <= 0 {
+			delete(l.clients, client)
+		}
+		l.mu.Unlock()
+	}
+	<-l.slots
+}
 
 // limitConn gives its slot back on the first Close: the server, a handler and
 // a deferred call may all close one connection.

@@ -42,7 +42,7 @@ func listenLoopback(t *testing.T) net.Listener {
 // one of the first two is closed, and closing one twice frees one slot.
 func TestLimitListener(t *testing.T) {
 	inner := listenLoopback(t)
-	ln := LimitListener(inner, 2)
+	ln := LimitListener(inner, 2, 0)
 	slots := ln.(*limitListener).slots
 
 	for range 3 { // the kernel completes all three handshakes
@@ -80,7 +80,7 @@ func TestLimitListener(t *testing.T) {
 // slot, with the listener's own error.
 func TestLimitListenerClose(t *testing.T) {
 	inner := listenLoopback(t)
-	ln := LimitListener(inner, 1)
+	ln := LimitListener(inner, 1, 0)
 	c, err := net.Dial("tcp", inner.Addr().String())
 	require.NoError(t, err)
 	defer c.Close()
@@ -101,7 +101,7 @@ func TestLimitListenerClose(t *testing.T) {
 // until the test ends, and returns its address.
 func serveLoopback(t *testing.T, srv *http.Server) string {
 	t.Helper()
-	ln := LimitListener(listenLoopback(t), 8)
+	ln := LimitListener(listenLoopback(t), 8, 0)
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return ln.Addr().String()
@@ -182,4 +182,49 @@ func TestNewServerCutsOffSlowHeadersAndIdle(t *testing.T) {
 	require.NoError(t, idle.SetReadDeadline(time.Now().Add(10*time.Second)))
 	_, err = br.ReadByte()
 	assert.ErrorIs(t, err, io.EOF, "closed by the server once idle")
+}
+
+// TestLimitListenerPerClient: one client at its bound has further connections
+// closed at once, while another client still gets in and the slots of the
+// refused connections are given back.
+func TestLimitListenerPerClient(t *testing.T) {
+	inner := listenLoopback(t)
+	ln := LimitListener(inner, 10, 2)
+	slots := ln.(*limitListener).slots
+	dialFrom := func(src string) net.Conn {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+		c, err := d.Dial("tcp", inner.Addr().String())
+		if err != nil {
+			t.Skipf("cannot dial from %s on this machine: %v", src, err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	var flood []net.Conn
+	for range 4 {
+		flood = append(flood, dialFrom("127.0.0.2"))
+	}
+	other := dialFrom("127.0.0.1")
+
+	var accepted []net.Conn
+	for range 3 { // two of the flood, then (the other two closed) the other client
+		c, err := ln.Accept()
+		require.NoError(t, err)
+		accepted = append(accepted, c)
+	}
+	assert.Equal(t, "127.0.0.1", connClient(accepted[2]), "the other client got in")
+	assert.Equal(t, 3, len(slots), "refused connections gave their slots back")
+	for _, c := range flood[2:] {
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+		_, err := c.Read(make([]byte, 1))
+		assert.ErrorIs(t, err, io.EOF, "closed by the listener")
+	}
+	_ = other
+	require.NoError(t, accepted[0].Close())
+	c := dialFrom("127.0.0.2")
+	_ = c
+	again, err := ln.Accept()
+	require.NoError(t, err, "a freed place for that client")
+	assert.Equal(t, "127.0.0.2", connClient(again))
+	assert.Equal(t, 3, len(slots))
 }

@@ -91,7 +91,7 @@ func (c *Client) ACSHandler() http.Handler {
 			// The logout answer shares the endpoint.
 			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 			if err := r.ParseForm(); err != nil {
-				failPage(w, http.StatusBadRequest, "Petición no válida", "Invalid request")
+				failPage(w, r, http.StatusBadRequest, "Petición no válida", "Invalid request")
 				return
 			}
 			if r.PostForm.Get(saml.FieldLogoutResponse) != "" {
@@ -102,17 +102,17 @@ func (c *Client) ACSHandler() http.Handler {
 		id, p, err := c.HandleACS(w, r)
 		switch {
 		case errors.Is(err, saml.ErrUserCancelled):
-			failPage(w, http.StatusUnauthorized, "Ha cancelado el acceso con Cl@ve.", "You cancelled the Cl@ve login.")
+			failPage(w, r, http.StatusUnauthorized, "Ha cancelado el acceso con Cl@ve.", "You cancelled the Cl@ve login.")
 			return
 		case errors.Is(err, saml.ErrStatus):
-			failPage(w, http.StatusUnauthorized, "Cl@ve no ha podido identificarle.", "Cl@ve could not identify you.")
+			failPage(w, r, http.StatusUnauthorized, "Cl@ve no ha podido identificarle.", "Cl@ve could not identify you.")
 			return
 		case err != nil:
-			failPage(w, http.StatusForbidden, "La respuesta de Cl@ve no es válida.", "The Cl@ve response is not valid.")
+			failPage(w, r, http.StatusForbidden, "La respuesta de Cl@ve no es válida.", "The Cl@ve response is not valid.")
 			return
 		}
 		if err := c.SetSession(w, id); err != nil {
-			failPage(w, http.StatusInternalServerError, "Error interno.", "Internal error.")
+			failPage(w, r, http.StatusInternalServerError, "Error interno.", "Internal error.")
 			return
 		}
 		c.log().InfoContext(r.Context(), "clave: login", "identity", id)
@@ -129,9 +129,20 @@ var failTmpl = template.Must(template.New("fail").Parse(`<!DOCTYPE html>
 <body><h1>{{.ES}}</h1><p lang="en">{{.EN}}</p><p><a href="/">Volver / Back</a></p></body></html>
 `))
 
-func failPage(w http.ResponseWriter, status int, es, en string) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+// failPage answers a login or logout that did not end well. The page runs
+// nothing and posts nothing, and may follow a citizen's data: it is not
+// framed, sniffed, cached, nor does it send the ACS URL as Referer.
+func failPage(w http.ResponseWriter, r *http.Request, status int, es, en string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	if r.TLS != nil {
+		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
 	w.WriteHeader(status)
 	_ = failTmpl.Execute(w, struct{ ES, EN string }{es, en})
 }
@@ -202,7 +213,7 @@ func (c *Client) HandleLogoutResponse(w http.ResponseWriter, r *http.Request) er
 func (c *Client) serveLogoutResponse(w http.ResponseWriter, r *http.Request) {
 	if err := c.HandleLogoutResponse(w, r); err != nil {
 		c.log().WarnContext(r.Context(), "clave: logout response refused", "error", err)
-		failPage(w, http.StatusBadRequest, "No se ha podido confirmar el cierre de sesión en Cl@ve.", "Cl@ve did not confirm the logout.")
+		failPage(w, r, http.StatusBadRequest, "No se ha podido confirmar el cierre de sesión en Cl@ve.", "Cl@ve did not confirm the logout.")
 		return
 	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)

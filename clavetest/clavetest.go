@@ -288,7 +288,7 @@ func (b *Browser) pin(ctx context.Context, chooser string, who Citizen) (*http.R
 	}
 	asked := b.gw.Gateway.Now()
 	resp, page, err = b.do(ctx, http.MethodPost, b.gw.URL+html.UnescapeString(form[1]),
-		url.Values{"document": {who.ID}, "contrast": {who.Contrast}})
+		url.Values{"document": {who.ID}, "contrast": {who.Contrast}, "csrf": {hidden(page, "csrf")}})
 	if err != nil {
 		return nil, "", err
 	}
@@ -301,7 +301,18 @@ func (b *Browser) pin(ctx context.Context, chooser string, who Citizen) (*http.R
 	if err != nil {
 		return nil, "", err
 	}
-	return b.do(ctx, http.MethodPost, b.gw.URL+html.UnescapeString(form[1]), url.Values{"pin": {sms.Code}})
+	return b.do(ctx, http.MethodPost, b.gw.URL+html.UnescapeString(form[1]), url.Values{"pin": {sms.Code}, "csrf": {hidden(page, "csrf")}})
+}
+
+// hidden is the value of the first hidden input of page named name (the
+// gateway's forms carry their token in "csrf").
+func hidden(page, name string) string {
+	for _, in := range hiddenRe.FindAllStringSubmatch(page, -1) {
+		if html.UnescapeString(in[1]) == name {
+			return html.UnescapeString(in[2])
+		}
+	}
+	return ""
 }
 
 // pinMessage finds the SMS carrying the PIN of request code, sent after

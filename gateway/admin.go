@@ -10,19 +10,24 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/clave-go/clave/internal/faults"
-	"github.com/clave-go/clave/saml"
+	"github.com/clave-go/clave/internal/samlidp"
 )
 
 // The admin page and API of the test controls. The API takes the token as a
 // bearer credential; the page logs in once with a form and then carries an
-// HttpOnly, SameSite=Strict cookie holding a keyed hash of the token (never
-// the token), and every form it posts carries a CSRF token derived from that
-// cookie. The token itself is never logged nor written to a page.
+// HttpOnly, SameSite=Strict cookie naming a random session kept by the
+// gateway (never the token), which logging out or 12 hours end, and every
+// form it posts carries a CSRF token derived from that cookie. Wrong tokens
+// are logged and throttled per client and in all. The token itself is never
+// logged nor written to a page.
 
 const (
 	minAdminToken    = 16
@@ -30,7 +35,67 @@ const (
 	adminLoginCookie = "clave_admin_login"
 	adminPath        = "/admin/"
 	maxAdminBody     = 16 << 10
+
+	// adminSessionTTL ends a page session, by the configured clock: moving
+	// the gateway's clock from the page must not log its user out.
+	adminSessionTTL = 12 * time.Hour
+	// maxAdminSessions bounds the sessions kept; a login past it ends the
+	// session that expires first. Only holders of the token make sessions.
+	maxAdminSessions = 64
+	// Wrong tokens: a client may try adminFailsPerClient distinct ones in
+	// adminFailWindow, and all clients together adminFailsGlobal, before
+	// every token check is answered 429 until the window ends. Distinct,
+	// because guessing needs new tokens while a script retrying one stale
+	// token learns nothing from it, and should not lock its admin out.
+	adminFailWindow     = time.Minute
+	adminFailsPerClient = 5
+	adminFailsGlobal    = 20
+	// maxAdminFailClients bounds the clients tracked; the global limit lets
+	// few of them be live in a window, so a sweep always makes room.
+	maxAdminFailClients = 1024
 )
+
+// adminSite is the admin page and API with their state: the page's sessions
+// and the count of wrong tokens.
+type adminSite struct {
+	g *Gateway
+	// now is the configured clock, without the offset the controls add.
+	now func() time.Time
+
+	mu sync.Mutex
+	// sessions maps the MAC of a session ID (so that the table alone does
+	// not give a usable cookie) to its expiry.
+	sessions map[string]time.Time
+	fails    map[string]*failWindow
+	global   failWindow
+}
+
+// failWindow holds the MACs of the distinct wrong tokens of a window.
+type failWindow struct {
+	start time.Time
+	macs  []string
+}
+
+// add counts mac in the window starting at or before now, and reports
+// whether it was new.
+func (f *failWindow) add(now time.Time, mac string) bool {
+	if now.Sub(f.start) >= adminFailWindow {
+		f.start, f.macs = now, f.macs[:0]
+	}
+	if slices.Contains(f.macs, mac) {
+		return false
+	}
+	f.macs = append(f.macs, mac)
+	return true
+}
+
+// wait is how long until the window reopens when it holds limit tokens.
+func (f *failWindow) wait(now time.Time, limit int) time.Duration {
+	if f == nil || len(f.macs) < limit || now.Sub(f.start) >= adminFailWindow {
+		return 0
+	}
+	return f.start.Add(adminFailWindow).Sub(now)
+}
 
 // mountAdmin adds /admin/ to the gateway's routes.
 func (g *Gateway) mountAdmin() error {
@@ -43,15 +108,16 @@ func (g *Gateway) mountAdmin() error {
 	}
 	g.controls.adminKey = key
 	g.controls.adminMAC = g.adminHash("token", g.cfg.AdminToken)
+	a := &adminSite{g: g, now: g.clock.base, sessions: map[string]time.Time{}, fails: map[string]*failWindow{}}
 
-	g.mux.HandleFunc("GET /admin/{$}", g.adminPage)
-	g.mux.HandleFunc("POST /admin/login", g.adminLogin)
-	g.mux.HandleFunc("POST /admin/logout", g.adminForm(g.adminLogout))
-	g.mux.HandleFunc("POST /admin/arm", g.adminForm(g.adminArm))
-	g.mux.HandleFunc("POST /admin/persona", g.adminForm(g.adminPersona))
-	g.mux.HandleFunc("POST /admin/clock", g.adminForm(g.adminClock))
-	g.mux.HandleFunc("POST /admin/disarm", g.adminForm(g.adminDisarm))
-	g.mux.HandleFunc("GET /admin/inspect", g.adminInspect)
+	g.mux.HandleFunc("GET /admin/{$}", a.adminPage)
+	g.mux.HandleFunc("POST /admin/login", a.adminLogin)
+	g.mux.HandleFunc("POST /admin/logout", a.adminForm(a.adminLogout))
+	g.mux.HandleFunc("POST /admin/arm", a.adminForm(g.adminArm))
+	g.mux.HandleFunc("POST /admin/persona", a.adminForm(g.adminPersona))
+	g.mux.HandleFunc("POST /admin/clock", a.adminForm(g.adminClock))
+	g.mux.HandleFunc("POST /admin/disarm", a.adminForm(g.adminDisarm))
+	g.mux.HandleFunc("GET /admin/inspect", a.adminInspect)
 
 	api := http.NewServeMux()
 	api.HandleFunc("GET /admin/api/faults", g.apiFaults)
@@ -63,7 +129,7 @@ func (g *Gateway) mountAdmin() error {
 	api.HandleFunc("GET /admin/api/inspect", g.apiInspect)
 	// Authentication comes before routing, so that without the token every
 	// path under the API answers alike.
-	g.mux.Handle("/admin/api/", g.apiAuth(api))
+	g.mux.Handle("/admin/api/", a.apiAuth(api))
 	return nil
 }
 
@@ -76,29 +142,119 @@ func (g *Gateway) adminHash(purpose, s string) []byte {
 	return m.Sum(nil)
 }
 
-// tokenOK compares a presented token in constant time (both sides are MACs of
-// the same length, whatever the token's length).
-func (g *Gateway) tokenOK(token string) bool {
-	return hmac.Equal(g.adminHash("token", token), g.controls.adminMAC)
+// checkToken checks a presented token (not empty) in constant time: both
+// sides are MACs of the same length, whatever the token's length. A client
+// over its limit of wrong tokens, or every client when all together are
+// over theirs, is refused without a check: wait says for how long. Every
+// refusal is logged with the client, never the token.
+func (a *adminSite) checkToken(r *http.Request, token string) (ok bool, wait time.Duration) {
+	mac := a.g.adminHash("token", token)
+	client := a.g.cfg.ClientAddress(r)
+	a.mu.Lock()
+	now := a.now()
+	wait = max(a.fails[client].wait(now, adminFailsPerClient), a.global.wait(now, adminFailsGlobal))
+	if wait == 0 {
+		if ok = hmac.Equal(mac, a.g.controls.adminMAC); !ok {
+			a.countFailure(now, client, string(mac))
+		}
+	}
+	a.mu.Unlock()
+	switch {
+	case wait > 0:
+		a.g.log.WarnContext(r.Context(), "gateway: admin token refused unchecked: too many wrong tokens",
+			"client", client, "path", r.URL.Path, "retry_after", wait.String())
+	case !ok:
+		a.g.log.WarnContext(r.Context(), "gateway: wrong admin token", "client", client, "path", r.URL.Path)
+	}
+	return ok, wait
 }
 
-func (g *Gateway) sessionOK(r *http.Request) bool {
-	ck, err := r.Cookie(adminCookie)
+// countFailure records a wrong token of client; a.mu is held.
+func (a *adminSite) countFailure(now time.Time, client, mac string) {
+	a.global.add(now, mac)
+	f := a.fails[client]
+	if f == nil {
+		if len(a.fails) >= maxAdminFailClients {
+			for c, old := range a.fails {
+				if now.Sub(old.start) >= adminFailWindow {
+					delete(a.fails, c)
+				}
+			}
+		}
+		if len(a.fails) >= maxAdminFailClients {
+			return // the global limit still counts it
+		}
+		f = &failWindow{start: now}
+		a.fails[client] = f
+	}
+	f.add(now, mac)
+}
+
+// newSession starts a page session and returns its ID, the cookie's value.
+// Past maxAdminSessions the session expiring first ends.
+func (a *adminSite) newSession() (string, error) {
+	secret, err := newSecret(32)
 	if err != nil {
+		return "", err
+	}
+	id := hex.EncodeToString(secret)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	if len(a.sessions) >= maxAdminSessions {
+		first := ""
+		for k, exp := range a.sessions {
+			if !now.Before(exp) {
+				delete(a.sessions, k)
+			} else if first == "" || exp.Before(a.sessions[first]) {
+				first = k
+			}
+		}
+		if len(a.sessions) >= maxAdminSessions {
+			delete(a.sessions, first)
+		}
+	}
+	a.sessions[a.sessionKey(id)] = now.Add(adminSessionTTL)
+	return id, nil
+}
+
+func (a *adminSite) sessionKey(id string) string { return string(a.g.adminHash("session", id)) }
+
+// sessionOK reports whether the request's cookie names a live session.
+func (a *adminSite) sessionOK(r *http.Request) bool {
+	ck, err := r.Cookie(adminCookie)
+	if err != nil || ck.Value == "" {
 		return false
 	}
-	got, err := hex.DecodeString(ck.Value)
-	return err == nil && hmac.Equal(got, g.controls.adminMAC)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	exp, ok := a.sessions[a.sessionKey(ck.Value)]
+	return ok && a.now().Before(exp)
 }
 
-func (g *Gateway) csrfToken() string {
-	return hex.EncodeToString(g.adminHash("csrf", hex.EncodeToString(g.controls.adminMAC)))
+// endSession forgets the request's session: its cookie no longer works.
+func (a *adminSite) endSession(r *http.Request) {
+	if ck, err := r.Cookie(adminCookie); err == nil {
+		a.mu.Lock()
+		delete(a.sessions, a.sessionKey(ck.Value))
+		a.mu.Unlock()
+	}
+}
+
+// csrfToken is the CSRF token of the request's session, derived from its
+// cookie; only pages behind a session check show it.
+func (g *Gateway) csrfToken(r *http.Request) string {
+	ck, err := r.Cookie(adminCookie)
+	if err != nil {
+		return ""
+	}
+	return hex.EncodeToString(g.adminHash("csrf", ck.Value))
 }
 
 func (g *Gateway) csrfOK(r *http.Request) bool {
 	got, err := hex.DecodeString(r.PostForm.Get("csrf"))
-	want, _ := hex.DecodeString(g.csrfToken())
-	return err == nil && hmac.Equal(got, want)
+	want, _ := hex.DecodeString(g.csrfToken(r))
+	return err == nil && len(want) > 0 && hmac.Equal(got, want)
 }
 
 func setAdminCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
@@ -107,12 +263,12 @@ func setAdminCookie(w http.ResponseWriter, r *http.Request, name, value string, 
 }
 
 // adminPage shows the controls, or the login form without a session.
-func (g *Gateway) adminPage(w http.ResponseWriter, r *http.Request) {
-	if !g.sessionOK(r) {
-		g.adminLoginPage(w, r, http.StatusOK, "")
+func (a *adminSite) adminPage(w http.ResponseWriter, r *http.Request) {
+	if !a.sessionOK(r) {
+		a.g.adminLoginPage(w, r, http.StatusOK, "")
 		return
 	}
-	g.renderAdmin(w, r, http.StatusOK, r.URL.Query().Get("done"), "")
+	a.g.renderAdmin(w, r, http.StatusOK, r.URL.Query().Get("done"), "")
 }
 
 // adminLoginPage renders the login form with a fresh login CSRF pair: a
@@ -130,7 +286,8 @@ func (g *Gateway) adminLoginPage(w http.ResponseWriter, r *http.Request, status 
 	})
 }
 
-func (g *Gateway) adminLogin(w http.ResponseWriter, r *http.Request) {
+func (a *adminSite) adminLogin(w http.ResponseWriter, r *http.Request) {
+	g := a.g
 	r.Body = http.MaxBytesReader(w, r.Body, maxAdminBody)
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "bad form", http.StatusBadRequest)
@@ -142,15 +299,30 @@ func (g *Gateway) adminLogin(w http.ResponseWriter, r *http.Request) {
 		g.adminForbidden(w, r)
 		return
 	}
-	if !g.tokenOK(r.PostForm.Get("token")) {
-		g.log.WarnContext(r.Context(), "gateway: admin login refused")
+	ok, wait := a.checkToken(r, r.PostForm.Get("token"))
+	if wait > 0 {
+		w.Header().Set("Retry-After", retryAfter(wait))
+		g.adminLoginPage(w, r, http.StatusTooManyRequests, "pin.toomany")
+		return
+	}
+	if !ok {
 		g.adminLoginPage(w, r, http.StatusUnauthorized, "admin.badtoken")
 		return
 	}
+	id, err := a.newSession()
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
 	setAdminCookie(w, r, adminLoginCookie, "", -1)
-	setAdminCookie(w, r, adminCookie, hex.EncodeToString(g.controls.adminMAC), 0)
-	g.log.InfoContext(r.Context(), "gateway: admin logged in")
+	setAdminCookie(w, r, adminCookie, id, 0)
+	g.log.InfoContext(r.Context(), "gateway: admin logged in", "client", g.cfg.ClientAddress(r))
 	http.Redirect(w, r, adminPath, http.StatusSeeOther)
+}
+
+// retryAfter is a Retry-After value: whole seconds, rounded up.
+func retryAfter(d time.Duration) string {
+	return strconv.Itoa(int((d + time.Second - 1) / time.Second))
 }
 
 func (g *Gateway) adminForbidden(w http.ResponseWriter, r *http.Request) {
@@ -159,19 +331,19 @@ func (g *Gateway) adminForbidden(w http.ResponseWriter, r *http.Request) {
 }
 
 // adminForm wraps the page's POST handlers: session, then CSRF token.
-func (g *Gateway) adminForm(next func(http.ResponseWriter, *http.Request)) http.HandlerFunc {
+func (a *adminSite) adminForm(next func(http.ResponseWriter, *http.Request)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxAdminBody)
 		if err := r.ParseForm(); err != nil {
 			http.Error(w, "bad form", http.StatusBadRequest)
 			return
 		}
-		if !g.sessionOK(r) {
-			g.adminLoginPage(w, r, http.StatusUnauthorized, "")
+		if !a.sessionOK(r) {
+			a.g.adminLoginPage(w, r, http.StatusUnauthorized, "")
 			return
 		}
-		if !g.csrfOK(r) {
-			g.adminForbidden(w, r)
+		if !a.g.csrfOK(r) {
+			a.g.adminForbidden(w, r)
 			return
 		}
 		next(w, r)
@@ -182,8 +354,10 @@ func (g *Gateway) adminDone(w http.ResponseWriter, r *http.Request, done string)
 	http.Redirect(w, r, adminPath+"?done="+done, http.StatusSeeOther)
 }
 
-func (g *Gateway) adminLogout(w http.ResponseWriter, r *http.Request) {
+func (a *adminSite) adminLogout(w http.ResponseWriter, r *http.Request) {
+	a.endSession(r)
 	setAdminCookie(w, r, adminCookie, "", -1)
+	a.g.log.InfoContext(r.Context(), "gateway: admin logged out", "client", a.g.cfg.ClientAddress(r))
 	http.Redirect(w, r, adminPath, http.StatusSeeOther)
 }
 
@@ -234,7 +408,7 @@ func (g *Gateway) renderAdmin(w http.ResponseWriter, r *http.Request, status int
 		doneKey = "admin.done." + done
 	}
 	g.render(w, r, status, "admin", map[string]any{
-		"CSRF": g.csrfToken(), "State": st, "Catalogue": catalogueView(), "Steps": clockSteps,
+		"CSRF": g.csrfToken(r), "State": st, "Catalogue": catalogueView(), "Steps": clockSteps,
 		"Done": doneKey, "ErrorText": errText,
 	})
 }
@@ -328,10 +502,20 @@ func nonNil(s []string) []string {
 }
 
 // apiAuth admits requests bearing the admin token.
-func (g *Gateway) apiAuth(next http.Handler) http.Handler {
+func (a *adminSite) apiAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || !g.tokenOK(strings.TrimSpace(token)) {
+		token = strings.TrimSpace(token)
+		var wait time.Duration
+		if ok = ok && token != ""; ok {
+			ok, wait = a.checkToken(r, token)
+		}
+		if wait > 0 {
+			w.Header().Set("Retry-After", retryAfter(wait))
+			writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "too many wrong admin tokens; try again later"})
+			return
+		}
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="clave-admin"`)
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "admin token required"})
 			return
@@ -350,7 +534,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func apiError(w http.ResponseWriter, err error) {
 	status := http.StatusBadRequest
-	if errors.Is(err, ErrUnknownFault) || errors.Is(err, ErrUnknownPersona) || errors.Is(err, saml.ErrUnknownSP) {
+	if errors.Is(err, ErrUnknownFault) || errors.Is(err, ErrUnknownPersona) || errors.Is(err, samlidp.ErrUnknownSP) {
 		status = http.StatusNotFound
 	}
 	writeJSON(w, status, map[string]string{"error": err.Error()})
@@ -434,8 +618,9 @@ func (g *Gateway) apiDisarm(w http.ResponseWriter, r *http.Request) {
 
 // adminInspect shows the last exchanges with one service (?spid=), or the list
 // of services with exchanges.
-func (g *Gateway) adminInspect(w http.ResponseWriter, r *http.Request) {
-	if !g.sessionOK(r) {
+func (a *adminSite) adminInspect(w http.ResponseWriter, r *http.Request) {
+	g := a.g
+	if !a.sessionOK(r) {
 		g.adminLoginPage(w, r, http.StatusUnauthorized, "")
 		return
 	}

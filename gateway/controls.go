@@ -16,6 +16,7 @@ import (
 	"github.com/clave-go/clave/internal/faults"
 	"github.com/clave-go/clave/internal/flow"
 	"github.com/clave-go/clave/internal/pki"
+	"github.com/clave-go/clave/internal/samlidp"
 	"github.com/clave-go/clave/pin"
 	"github.com/clave-go/clave/saml"
 )
@@ -34,6 +35,10 @@ var (
 	// ErrUnknownPersona is returned by ArmPersona for an identifier that is
 	// not one of Personas.
 	ErrUnknownPersona = errors.New("gateway: no such persona")
+	// ErrUnknownService is returned by ArmFault and ArmPersona for an SPID
+	// that is not registered, and wrapped by the refusal of a request from
+	// one.
+	ErrUnknownService = samlidp.ErrUnknownSP
 )
 
 // gatewayClock is the configured clock plus an offset the test controls can
@@ -72,13 +77,13 @@ type controls struct {
 }
 
 type builtResponse struct {
-	params  saml.ResponseParams
+	params  samlidp.ResponseParams
 	success bool
 }
 
 // built records the parameters of the response just built for flow id. Flows
 // without an ID (the PIN API's) never reach applyArmedFault.
-func (c *controls) built(id string, p saml.ResponseParams, success bool) {
+func (c *controls) built(id string, p samlidp.ResponseParams, success bool) {
 	if id == "" {
 		return
 	}
@@ -179,7 +184,7 @@ func (g *Gateway) AdvanceClock(d time.Duration) {
 // genuinely and the replay goes out with the one after.
 //
 // It fails for an unknown case (ErrUnknownFault), an unregistered service
-// (saml.ErrUnknownSP) or a case that cannot be sent to it
+// (ErrUnknownService) or a case that cannot be sent to it
 // (ErrFaultNotDeliverable); it builds the case once on the spot to find out.
 func (g *Gateway) ArmFault(spid, caseID string) error {
 	fc, ok := faults.Lookup(caseID)
@@ -188,7 +193,7 @@ func (g *Gateway) ArmFault(spid, caseID string) error {
 	}
 	sp, ok := g.serviceProvider(spid)
 	if !ok {
-		return fmt.Errorf("%w: %q", saml.ErrUnknownSP, spid)
+		return fmt.Errorf("%w: %q", samlidp.ErrUnknownSP, spid)
 	}
 	if fc.NeedsEncryption && sp.EncryptionCertificate == nil {
 		return fmt.Errorf("%w: %s needs an encryption certificate and %s registered none", ErrFaultNotDeliverable, fc.ID, spid)
@@ -259,7 +264,7 @@ func (g *Gateway) ArmPersona(spid, personaID string) error {
 		return fmt.Errorf("%w: %q", ErrUnknownPersona, personaID)
 	}
 	if _, ok := g.serviceProvider(spid); !ok {
-		return fmt.Errorf("%w: %q", saml.ErrUnknownSP, spid)
+		return fmt.Errorf("%w: %q", samlidp.ErrUnknownSP, spid)
 	}
 	g.controls.push(g.controls.personas, spid, p.ID)
 	g.log.Info("gateway: persona armed", "sp", spid, "persona", p.id, "outcome", p.Outcome)
@@ -388,7 +393,7 @@ func (g *Gateway) undeliverable(form saml.PostForm) saml.PostForm {
 
 // faultBase is what a fault case starts from: the genuine response's
 // parameters and the gateway's keys.
-func (g *Gateway) faultBase(p saml.ResponseParams, spid string) (*faults.Base, error) {
+func (g *Gateway) faultBase(p samlidp.ResponseParams, spid string) (*faults.Base, error) {
 	key, ok := g.cfg.SigningKey.(*rsa.PrivateKey)
 	if !ok {
 		return nil, fmt.Errorf("%w: the signing key is not an *rsa.PrivateKey", ErrFaultNotDeliverable)

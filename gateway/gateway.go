@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,7 +20,9 @@ import (
 	"github.com/clave-go/clave/gateway/method"
 	"github.com/clave-go/clave/internal/dni"
 	"github.com/clave-go/clave/internal/flow"
+	"github.com/clave-go/clave/internal/pages"
 	"github.com/clave-go/clave/internal/registry"
+	"github.com/clave-go/clave/internal/samlidp"
 	"github.com/clave-go/clave/internal/store"
 	"github.com/clave-go/clave/internal/store/sqlite"
 	"github.com/clave-go/clave/pin"
@@ -116,6 +119,11 @@ type Config struct {
 	// registered service a forged response and move the clock: test and demo
 	// gateways only.
 	AdminToken string
+	// ClientAddress names the client of a request for the limits per
+	// client; default the host part of RemoteAddr. Behind a reverse proxy,
+	// set it to read the address the proxy forwards (and make sure only
+	// the proxy can reach the gateway, or anyone can pick their address).
+	ClientAddress func(r *http.Request) string
 	// Methods are offered on the chooser besides the built-in ones (Cl@ve
 	// PIN, and the methods not built yet shown as unavailable); one with the
 	// ID of a built-in method replaces it. See package method for writing
@@ -189,6 +197,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	if cfg.SubjectAddress == "" {
 		cfg.SubjectAddress = "10.0.0.1"
+	}
+	if cfg.ClientAddress == nil {
+		cfg.ClientAddress = remoteHost
 	}
 	if cfg.FlowTimeout <= 0 {
 		cfg.FlowTimeout = 30 * time.Minute
@@ -293,7 +304,7 @@ func (g *Gateway) serviceProvider(spid string) (*ServiceProvider, bool) {
 func (g *Gateway) spTrust(spid string) ([]*x509.Certificate, error) {
 	sp, ok := g.serviceProvider(spid)
 	if !ok {
-		return nil, fmt.Errorf("%w: %q", saml.ErrUnknownSP, spid)
+		return nil, fmt.Errorf("%w: %q", samlidp.ErrUnknownSP, spid)
 	}
 	return sp.Certificates, nil
 }
@@ -332,7 +343,11 @@ func (g *Gateway) TrustedCertificates() []*x509.Certificate {
 }
 
 // ServeHTTP implements http.Handler.
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	pages.SetCommonHeaders(w, r)
+	w.Header().Set("Content-Security-Policy", pages.NoContentCSP)
+	g.mux.ServeHTTP(w, r)
+}
 
 type unavailableMethod struct {
 	id   saml.Method
@@ -340,10 +355,18 @@ type unavailableMethod struct {
 	slug string
 }
 
-func (m unavailableMethod) ID() saml.Method                { return m.id }
-func (m unavailableMethod) MaxLoA() saml.LoA               { return m.max }
-func (m unavailableMethod) Slug() string                   { return m.slug }
+func (m unavailableMethod) ID() saml.Method                  { return m.id }
+func (m unavailableMethod) MaxLoA() saml.LoA                 { return m.max }
+func (m unavailableMethod) Slug() string                     { return m.slug }
 func (m unavailableMethod) Handler(method.Host) http.Handler { return nil }
+
+// remoteHost is the host part of r.RemoteAddr.
+func remoteHost(r *http.Request) string {
+	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return h
+	}
+	return r.RemoteAddr
+}
 
 // addMethod offers m on the chooser, in place of the method with the same ID
 // or slug if there is one.

@@ -2,13 +2,17 @@ package gateway
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/beevik/etree"
 
+	"github.com/clave-go/clave/internal/samlidp"
 	"github.com/clave-go/clave/saml"
 )
 
@@ -40,6 +44,8 @@ type Exchange struct {
 	Checks []Check `json:"checks,omitempty"`
 	// Fault names the armed fault a response was replaced with, if any.
 	Fault string `json:"fault,omitempty"`
+	// seq orders the exchanges the inspector keeps.
+	seq uint64
 }
 
 // Accepted reports whether every check passed.
@@ -107,10 +113,33 @@ func (c *checklist) fail(rule string, err error) {
 	}
 }
 
+// verified reports whether the request's signature was checked and good:
+// its sender is a registered service. Every error before the signature is
+// verified maps to a rule before "signature" (see ruleOf), so a failure of a
+// later rule means the signature passed.
+func (c *checklist) verified() bool {
+	for _, ch := range c.checks {
+		if ch.Rule == "signature" {
+			return ch.Evaluated && ch.Passed
+		}
+	}
+	return false
+}
+
+// failed names the rule that failed, if any.
+func (c *checklist) failed() string {
+	for _, ch := range c.checks {
+		if ch.Evaluated && !ch.Passed {
+			return ch.Rule
+		}
+	}
+	return ""
+}
+
 // ruleOf maps a parsing error to the rule it breaks.
 func ruleOf(err error) string {
 	switch {
-	case errors.Is(err, saml.ErrUnknownSP):
+	case errors.Is(err, samlidp.ErrUnknownSP):
 		return "provider"
 	case errors.Is(err, saml.ErrSignatureMissing), errors.Is(err, saml.ErrSignatureInvalid), errors.Is(err, saml.ErrUntrustedKey),
 		errors.Is(err, saml.ErrAlgorithm), errors.Is(err, saml.ErrWrapped):
@@ -125,37 +154,101 @@ func ruleOf(err error) string {
 	return "xml"
 }
 
-// inspector keeps the last exchanges per service.
+// inspector keeps the last exchanges per service for whoever integrates one:
+// at most inspectPerSP per service and inspectBudget bytes of messages in
+// all, the oldest dropped first whatever their service. Only exchanges of
+// senders that proved who they are reach it (see checkRequest): requests
+// anyone on the network can post must not fill the gateway's memory.
 type inspector struct {
 	mu    sync.Mutex
 	bySP  map[string][]Exchange
 	order []string
+	// bytes is the size of the messages kept; seq numbers the exchanges in
+	// the order they were kept, to find the oldest across services.
+	bytes int
+	seq   uint64
+	// budget is inspectBudget unless a test sets it.
+	budget int
 }
 
 const (
 	inspectPerSP  = 50
 	inspectMaxSPs = 200
+	// inspectBudget bounds the bytes of messages kept for inspection, about
+	// 30 of the largest messages the gateway accepts or a few thousand
+	// ordinary ones.
+	inspectBudget = 8 << 20
 )
 
+// record keeps e, dropping what the bounds no longer allow.
 func (in *inspector) record(e Exchange) {
+	if cap(e.raw) > len(e.raw)+len(e.raw)/8 {
+		e.raw = bytes.Clone(e.raw) // do not pin a larger buffer
+	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.bySP == nil {
 		in.bySP = map[string][]Exchange{}
 	}
+	budget := cmp.Or(in.budget, inspectBudget)
+	if e.size() > budget {
+		e.XML = fmt.Sprintf("(message of %d bytes, more than the inspection budget: not kept)", len(e.raw))
+		e.raw = nil
+	}
 	if _, ok := in.bySP[e.SPID]; !ok {
-		// Unknown SPIDs come from anyone on the network: bound how many are kept.
 		if len(in.order) >= inspectMaxSPs {
-			delete(in.bySP, in.order[0])
-			in.order = in.order[1:]
+			in.dropService(in.order[0])
 		}
 		in.order = append(in.order, e.SPID)
 	}
-	list := append(in.bySP[e.SPID], e)
-	if len(list) > inspectPerSP {
-		list = list[len(list)-inspectPerSP:]
+	in.seq++
+	e.seq = in.seq
+	in.bySP[e.SPID] = append(in.bySP[e.SPID], e)
+	in.bytes += e.size()
+	if len(in.bySP[e.SPID]) > inspectPerSP {
+		in.dropOldest(e.SPID)
 	}
-	in.bySP[e.SPID] = list
+	for in.bytes > budget {
+		oldest := ""
+		for _, spid := range in.order {
+			if oldest == "" || in.bySP[spid][0].seq < in.bySP[oldest][0].seq {
+				oldest = spid
+			}
+		}
+		in.dropOldest(oldest)
+	}
+}
+
+// size is what an exchange holds that its sender chose the length of: the
+// message, and the checks' details, which may quote it.
+func (e *Exchange) size() int {
+	n := cap(e.raw) + len(e.XML)
+	for _, c := range e.Checks {
+		n += len(c.Detail)
+	}
+	return n
+}
+
+// dropOldest drops the oldest exchange of a service, and the service when it
+// was its last. The slot is cleared so that the backing array does not keep
+// the message alive.
+func (in *inspector) dropOldest(spid string) {
+	list := in.bySP[spid]
+	in.bytes -= list[0].size()
+	copy(list, list[1:])
+	list[len(list)-1] = Exchange{}
+	in.bySP[spid] = list[:len(list)-1]
+	if len(list) == 1 {
+		in.dropService(spid)
+	}
+}
+
+func (in *inspector) dropService(spid string) {
+	for _, e := range in.bySP[spid] {
+		in.bytes -= e.size()
+	}
+	delete(in.bySP, spid)
+	in.order = slices.DeleteFunc(in.order, func(s string) bool { return s == spid })
 }
 
 func (in *inspector) list(spid string) []Exchange {
@@ -223,9 +316,11 @@ func spidOf(raw []byte) string {
 	if end < 0 {
 		return "(no ProviderName)"
 	}
-	spid, _, _ := strings.Cut(string(rest[1:1+end]), ";")
-	if spid == "" || len(spid) > 64 {
+	// Cut before converting: the string made is the SPID alone, not a
+	// ProviderName of any length that the SPID would keep alive.
+	spid, _, _ := bytes.Cut(rest[1:1+end], []byte(";"))
+	if len(spid) == 0 || len(spid) > 64 {
 		return "(no ProviderName)"
 	}
-	return spid
+	return string(spid)
 }

@@ -19,9 +19,8 @@ import (
 	"time"
 
 	"github.com/clave-go/clave/internal/dni"
-	"github.com/clave-go/clave/internal/pinwire"
 	"github.com/clave-go/clave/internal/flow"
-	"github.com/clave-go/clave/internal/registry"
+	"github.com/clave-go/clave/internal/pinwire"
 	"github.com/clave-go/clave/pin"
 	"github.com/clave-go/clave/saml"
 )
@@ -205,9 +204,15 @@ func (a *pinAPI) handleRequest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	issued, err := a.g.pinMethod.Issue(ctx, id.String(), body.Contrast, body.Code)
+	issued, err := a.g.pinMethod.Issue(ctx, "", id.String(), body.Contrast, body.Code)
 	var limited *pin.RateLimitError
 	switch {
+	case errors.Is(err, pin.ErrUnavailable):
+		a.fail(w, r, call, sp.SPID, refuse(http.StatusServiceUnavailable, pinwire.CodeUnavailable, "storage unavailable"))
+		return
+	case errors.Is(err, pin.ErrTooManyAttempts):
+		a.fail(w, r, call, sp.SPID, refuse(http.StatusTooManyRequests, pinwire.CodeRateLimited, "global PIN request limit"))
+		return
 	case errors.Is(err, pin.ErrBadRequestCode):
 		a.fail(w, r, call, sp.SPID, refuse(http.StatusBadRequest, pinwire.CodeBadCode, "chosen request code"))
 		return
@@ -266,18 +271,25 @@ func (a *pinAPI) handleVerify(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, call, sp.SPID, f)
 		return
 	}
-	c, cerr := a.g.citizens.Get(ctx, id)
-	registered := ""
-	if cerr == nil {
-		registered = c.Phone
+	// A request ID already answered is refused before the PIN is looked
+	// at, so that the refusal spends nothing.
+	if seen, err := a.g.flows.RequestSeen(ctx, sp.SPID, body.RequestID); err != nil || seen {
+		if err != nil {
+			a.g.log.ErrorContext(ctx, "gateway: pin api: request store", "error", err)
+			a.fail(w, r, call, sp.SPID, refuse(http.StatusServiceUnavailable, pinwire.CodeUnavailable, "request store unavailable"))
+			return
+		}
+		a.fail(w, r, call, sp.SPID, refuse(http.StatusConflict, pinwire.CodeRequestReused, "request_id already answered"))
+		return
 	}
-	err := a.g.pins.Verify(ctx, id.String(), body.RequestCode, strings.TrimSpace(body.PIN), body.Phone, registered)
+	c, err := a.g.pinMethod.Check(ctx, "", id.String(), body.RequestCode, strings.TrimSpace(body.PIN), body.Phone)
 	switch {
-	case err == nil && cerr == nil && c.Status == registry.StatusActive:
 	case err == nil:
-		// Removed or deactivated meanwhile (or a PIN guessed for someone
-		// unregistered): indistinguishable from a wrong PIN.
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusUnauthorized, pinwire.CodeWrongPIN, "citizen not active"))
+	case errors.Is(err, pin.ErrUnavailable):
+		a.fail(w, r, call, sp.SPID, refuse(http.StatusServiceUnavailable, pinwire.CodeUnavailable, "storage unavailable"))
+		return
+	case errors.Is(err, pin.ErrTooManyAttempts):
+		a.fail(w, r, call, sp.SPID, refuse(http.StatusTooManyRequests, pinwire.CodeRateLimited, "global PIN attempt limit"))
 		return
 	case errors.Is(err, pin.ErrBlocked):
 		a.fail(w, r, call, sp.SPID, refuse(http.StatusForbidden, pinwire.CodeBlocked, "citizen blocked"))
@@ -301,7 +313,8 @@ func (a *pinAPI) handleVerify(w http.ResponseWriter, r *http.Request) {
 	// whichever way it was asked for.
 	seen, err := a.g.flows.SeenRequest(ctx, sp.SPID, body.RequestID, now.Add(time.Hour))
 	if err != nil {
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusInternalServerError, pinwire.CodeInternal, "request store: "+err.Error()))
+		a.g.log.ErrorContext(ctx, "gateway: pin api: request store", "error", err)
+		a.fail(w, r, call, sp.SPID, refuse(http.StatusServiceUnavailable, pinwire.CodeUnavailable, "request store unavailable"))
 		return
 	}
 	if seen {
@@ -319,7 +332,7 @@ func (a *pinAPI) handleVerify(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, call, sp.SPID, refuse(http.StatusInternalServerError, pinwire.CodeInternal, "build response: "+err.Error()))
 		return
 	}
-	a.g.log.InfoContext(ctx, "gateway: pin api", "call", call, "sp", sp.SPID, "outcome", "login completed", "person", c.ID, "loa", loa.String())
+	a.g.log.InfoContext(ctx, "gateway: pin api", "call", call, "sp", sp.SPID, "outcome", "login completed", "person", c.Masked(), "loa", loa.String())
 	a.writeJSON(w, http.StatusOK, pinwire.Response{SAMLResponse: base64.StdEncoding.EncodeToString(xml)})
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 
 	"github.com/clave-go/clave/internal/flow"
+	"github.com/clave-go/clave/internal/samlidp"
 	"github.com/clave-go/clave/saml"
 )
 
@@ -15,16 +16,16 @@ func (g *Gateway) buildResponse(f *flow.Flow, c *Citizen, loa saml.LoA, st *saml
 	if err != nil {
 		return nil, err
 	}
-	doc, err := saml.BuildResponse(p)
+	doc, err := samlidp.BuildResponse(p)
 	if err != nil {
 		return nil, err
 	}
-	sec := saml.ResponseSecurity{Signer: g.signer, SignResponse: true}
+	sec := samlidp.ResponseSecurity{Signer: g.signer, SignResponse: true}
 	if sp, ok := g.serviceProvider(f.SPID); ok && c != nil {
 		sec.SignAssertion = sp.SignAssertion
 		sec.EncryptFor = sp.EncryptionCertificate
 	}
-	if err := saml.SecureResponse(doc, sec); err != nil {
+	if err := samlidp.SecureResponse(doc, sec); err != nil {
 		return nil, err
 	}
 	// A login's response is 5 to 15 KB: starting there spares the buffer the
@@ -41,16 +42,16 @@ func (g *Gateway) buildResponse(f *flow.Flow, c *Citizen, loa saml.LoA, st *saml
 
 // responseParams are the fields of a flow's Response, IDs included, so that
 // the genuine response and an armed fault's variant of it agree.
-func (g *Gateway) responseParams(f *flow.Flow, c *Citizen, loa saml.LoA, st *saml.StatusError) (saml.ResponseParams, error) {
+func (g *Gateway) responseParams(f *flow.Flow, c *Citizen, loa saml.LoA, st *saml.StatusError) (samlidp.ResponseParams, error) {
 	rid, err := saml.NewID(nil)
 	if err != nil {
-		return saml.ResponseParams{}, err
+		return samlidp.ResponseParams{}, err
 	}
 	aid, err := saml.NewID(nil)
 	if err != nil {
-		return saml.ResponseParams{}, err
+		return samlidp.ResponseParams{}, err
 	}
-	p := saml.ResponseParams{
+	p := samlidp.ResponseParams{
 		ID:             rid,
 		AssertionID:    aid,
 		InResponseTo:   f.RequestID,

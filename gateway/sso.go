@@ -2,16 +2,18 @@ package gateway
 
 import (
 	"context"
-	"html/template"
-	"log/slog"
 	"errors"
 	"fmt"
+	"html/template"
+	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/clave-go/clave/gateway/method"
 	"github.com/clave-go/clave/internal/flow"
 	"github.com/clave-go/clave/internal/pages"
+	"github.com/clave-go/clave/internal/samlidp"
 	"github.com/clave-go/clave/internal/store"
 	"github.com/clave-go/clave/saml"
 )
@@ -23,15 +25,20 @@ func (g *Gateway) routes() {
 	mux.HandleFunc("POST "+saml.ServiceProviderPath, g.handleServiceProvider)
 	mux.HandleFunc("GET "+saml.CertificatesPath, g.handleCertificates)
 	mux.HandleFunc("GET /login/{login}", g.handleChooser)
-	mux.HandleFunc("POST /login/{login}/cancel", g.handleCancel)
+	// Everything that changes a login under /login/{login}/ checks its form
+	// token first, the methods' pages included.
+	mux.Handle("POST /login/{login}/cancel", g.checkForm(http.HandlerFunc(g.handleCancel)))
 	g.available = map[saml.Method]bool{}
 	for _, m := range g.methods {
 		if h := m.Handler(host{g}); h != nil {
-			mux.Handle("/login/{login}/"+m.Slug()+"/", h)
+			mux.Handle("/login/{login}/"+m.Slug()+"/", g.checkForm(h))
 			g.available[m.ID()] = true
 		}
 	}
 	g.apiRoutes(mux)
+	// ServeHTTP gives every response the common security headers, the admin
+	// routes' (mounted later on this mux) included; pages replace the CSP
+	// with their own.
 	g.mux = mux
 }
 
@@ -42,7 +49,7 @@ func (g *Gateway) errorPage(w http.ResponseWriter, r *http.Request, status int, 
 		// carries personal data (validation errors name fields, not values).
 		detail = err.Error()
 	}
-	pages.Render(w, r, status, "error", map[string]any{"Message": msg, "Detail": detail})
+	g.render(w, r, status, "error", map[string]any{"Message": msg, "Detail": detail})
 }
 
 // handleServiceProvider receives AuthnRequests (SAMLRequest) and logout
@@ -50,7 +57,7 @@ func (g *Gateway) errorPage(w http.ResponseWriter, r *http.Request, status int, 
 // page: nothing is ever posted to an ACS URL that was not verified and
 // registered.
 func (g *Gateway) handleServiceProvider(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, saml.DefaultMaxMessageSize*4/3+8192)
+	r.Body = http.MaxBytesReader(w, r.Body, saml.MaxFormSize(0))
 	if err := r.ParseForm(); err != nil {
 		g.errorPage(w, r, http.StatusBadRequest, "error.request", err)
 		return
@@ -79,7 +86,7 @@ func (g *Gateway) handleServiceProvider(w http.ResponseWriter, r *http.Request) 
 	}
 	f := &flow.Flow{
 		ID: id, BrowserKeyHash: hash, SPID: req.SPID, App: req.ApplicationName, RequestID: req.ID,
-		ACSURL: req.ACSURL, RelayState: relay, MinLoA: req.LoA, Disabled: req.Disabled,
+		ACSURL: req.ACSURL, RelayState: strings.Clone(relay), MinLoA: req.LoA, Disabled: req.Disabled,
 		NameIDFormat: req.NameIDFormat, Lang: pages.Lang(r), CreatedAt: now, ExpiresAt: now.Add(g.cfg.FlowTimeout),
 		Data: map[string]string{},
 	}
@@ -95,6 +102,9 @@ func (g *Gateway) handleServiceProvider(w http.ResponseWriter, r *http.Request) 
 	http.SetCookie(w, &http.Cookie{Name: flowCookiePrefix + id, Value: key, Path: "/login/" + id,
 		Expires: f.ExpiresAt, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
 	g.log.InfoContext(ctx, "gateway: login started", "sp", req.SPID, "flow", id, "loa", req.LoA.String())
+	// A page answering this request (an armed persona's) has forms before the
+	// browser has the cookie.
+	r = r.WithContext(withNewLogin(ctx, id, key))
 	if g.answerArmedPersona(w, r, f) {
 		return
 	}
@@ -103,12 +113,19 @@ func (g *Gateway) handleServiceProvider(w http.ResponseWriter, r *http.Request) 
 
 // checkRequest applies the request rules in order, records the exchange with
 // its checklist for inspection, and returns the verified request.
-func (g *Gateway) checkRequest(r *http.Request) (*saml.ReceivedAuthnRequest, string, error) {
+func (g *Gateway) checkRequest(r *http.Request) (*samlidp.ReceivedAuthnRequest, string, error) {
 	cl := newChecklist()
 	ex := Exchange{Time: g.cfg.Now(), Kind: "AuthnRequest", SPID: "(unreadable)"}
 	defer func() {
 		ex.Checks = cl.checks
-		g.inspect.record(ex)
+		// Only requests a registered service signed are kept: anyone on the
+		// network can post the rest, which are logged, without their bodies.
+		if _, ok := g.serviceProvider(ex.SPID); ok && cl.verified() {
+			g.inspect.record(ex)
+			return
+		}
+		g.log.InfoContext(r.Context(), "gateway: request of an unauthenticated sender not kept for inspection",
+			"claimed_sp", ex.SPID, "failed", cl.failed())
 	}()
 	raw, err := saml.DecodeMessage(r.PostForm.Get(saml.FieldSAMLRequest), 0)
 	if err != nil {
@@ -121,12 +138,13 @@ func (g *Gateway) checkRequest(r *http.Request) (*saml.ReceivedAuthnRequest, str
 		cl.fail("relaystate", err)
 		return nil, "", err
 	}
-	req, err := saml.ParseAuthnRequest(raw, g.spTrust, saml.RequestPolicy{Now: g.cfg.Now})
+	req, err := samlidp.ParseAuthnRequest(raw, g.spTrust, samlidp.RequestPolicy{Now: g.cfg.Now})
 	if err != nil {
 		cl.fail(ruleOf(err), err)
 		return nil, "", err
 	}
 	cl.pass("loa")
+	ex.SPID = req.SPID // verified: file it where it belongs, whatever a byte scan found
 	sp, _ := g.serviceProvider(req.SPID)
 	if !sp.allows(req.ACSURL) {
 		err = fmt.Errorf("ACS URL %q is not registered for %s", req.ACSURL, req.SPID)
@@ -179,8 +197,17 @@ func (g *Gateway) flowOf(r *http.Request) (*flow.Flow, error) {
 	return f, nil
 }
 
-// render writes one of the gateway's pages.
+// render writes one of the gateway's pages, with the form token of the login
+// the request names (data's "FormToken") for the page's forms.
 func (g *Gateway) render(w http.ResponseWriter, r *http.Request, status int, page string, data map[string]any) {
+	if data == nil {
+		data = map[string]any{}
+	}
+	if _, ok := data["FormToken"]; !ok {
+		if t := formTokenOf(r); t != "" {
+			data["FormToken"] = t
+		}
+	}
 	pages.Render(w, r, status, page, data)
 }
 
@@ -266,8 +293,11 @@ func (g *Gateway) flowFor(w http.ResponseWriter, r *http.Request, l *method.Logi
 
 // Render implements method.Host.
 func (h host) Render(w http.ResponseWriter, r *http.Request, status int, page string, data map[string]any) {
-	pages.Render(w, r, status, page, data)
+	h.g.render(w, r, status, page, data)
 }
+
+// FormToken implements method.Host.
+func (h host) FormToken(r *http.Request) string { return formTokenOf(r) }
 
 // Page implements method.Host.
 func (h host) Page(w http.ResponseWriter, r *http.Request, status int, title string, body template.HTML) {
@@ -282,6 +312,9 @@ func (h host) Notifier() method.Notifier { return h.g.notifier }
 
 // Now implements method.Host.
 func (h host) Now() time.Time { return h.g.cfg.Now() }
+
+// Client implements method.Host.
+func (h host) Client(r *http.Request) string { return h.g.cfg.ClientAddress(r) }
 
 // Logger implements method.Host.
 func (h host) Logger() *slog.Logger { return h.g.log }
@@ -310,7 +343,7 @@ func (g *Gateway) handleChooser(w http.ResponseWriter, r *http.Request) {
 	if sp, ok := g.serviceProvider(f.SPID); ok && sp.Name != "" {
 		name = sp.Name
 	}
-	pages.Render(w, r, http.StatusOK, "chooser", map[string]any{
+	g.render(w, r, http.StatusOK, "chooser", map[string]any{
 		"Requester": name, "Methods": entries, "CancelURL": "/login/" + f.ID + "/cancel",
 	})
 }
@@ -384,7 +417,7 @@ func (g *Gateway) answer(w http.ResponseWriter, r *http.Request, f *flow.Flow, c
 	if st != nil {
 		g.log.InfoContext(ctx, "gateway: login failed", "sp", f.SPID, "flow", f.ID, "status", st.SubCode)
 	} else {
-		g.log.InfoContext(ctx, "gateway: login completed", "sp", f.SPID, "flow", f.ID, "person", c.ID, "loa", loa.String())
+		g.log.InfoContext(ctx, "gateway: login completed", "sp", f.SPID, "flow", f.ID, "person", c.Masked(), "loa", loa.String())
 	}
 	form.ServeHTTP(w, r)
 }
@@ -398,7 +431,7 @@ func (g *Gateway) handleCertificates(w http.ResponseWriter, r *http.Request) {
 		}
 		pub = append(pub, saml.PublishedCertificate{Use: saml.UseSigning, KeyName: c.Subject.CommonName, State: state, Certificate: c})
 	}
-	out, err := saml.MarshalCertificatesDocument(pub)
+	out, err := samlidp.MarshalCertificatesDocument(pub)
 	if err != nil {
 		http.Error(w, "cannot publish certificates", http.StatusInternalServerError)
 		return
@@ -416,7 +449,7 @@ func (g *Gateway) handleLogout(w http.ResponseWriter, r *http.Request) {
 		g.errorPage(w, r, http.StatusBadRequest, "error.request", err)
 		return
 	}
-	req, err := saml.ParseLogoutRequest(raw, g.spTrust, saml.RequestPolicy{Now: g.cfg.Now})
+	req, err := samlidp.ParseLogoutRequest(raw, g.spTrust, samlidp.RequestPolicy{Now: g.cfg.Now})
 	if err != nil {
 		g.errorPage(w, r, http.StatusBadRequest, "error.request", err)
 		return
@@ -430,10 +463,10 @@ func (g *Gateway) handleLogout(w http.ResponseWriter, r *http.Request) {
 		g.errorPage(w, r, http.StatusBadRequest, "error.request", errors.New("logout request already received"))
 		return
 	}
-	doc, err := saml.BuildLogoutResponse(saml.LogoutResponseParams{InResponseTo: req.ID, Destination: req.ReturnURL, IssueInstant: g.cfg.Now()})
+	doc, err := samlidp.BuildLogoutResponse(samlidp.LogoutResponseParams{InResponseTo: req.ID, Destination: req.ReturnURL, IssueInstant: g.cfg.Now()})
 	if err == nil {
 		var out []byte
-		if out, err = saml.SignDocument(doc, g.signer); err == nil {
+		if out, err = samlidp.SignDocument(doc, g.signer); err == nil {
 			saml.PostForm{Action: req.ReturnURL, Field: saml.FieldLogoutResponse, Message: out}.ServeHTTP(w, r)
 			return
 		}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/clave-go/clave/gateway/method"
@@ -42,6 +43,9 @@ type Method struct {
 	devices   Devices
 	log       *slog.Logger
 	limits    limiters
+	// siegeLogged is when the last siege warning was logged (Unix ns, wall
+	// clock: it only spaces log lines).
+	siegeLogged atomic.Int64
 }
 
 // Limits bound how fast any client, and everyone together, can ask for and
@@ -63,9 +67,16 @@ type Limits struct {
 	// ClientWindow is the span of the per-client limits; default 10 min.
 	ClientWindow time.Duration
 	// GlobalRequests and GlobalAttempts bound everyone together per minute;
-	// defaults 3,000 and 6,000. Reaching them means an attack is under way:
-	// it is logged, and answered "too many attempts, try later".
+	// defaults 3,000 and 6,000. Past them an attack is under way: it is
+	// logged, and every client is held to the siege limits below until the
+	// minute ends. A refusal for everyone would let an attacker lock all
+	// citizens out; the siege limits let a person through (one login is a
+	// request and an attempt or two) while an attacker spread over many
+	// addresses gets as much from each as a person does.
 	GlobalRequests, GlobalAttempts int
+	// SiegeRequests and SiegeAttempts are the per-client limits, per
+	// ClientWindow, while a global limit is exceeded; defaults 2 and 3.
+	SiegeRequests, SiegeAttempts int
 	// MaxStrangers bounds the decoys kept in memory for unregistered
 	// identifiers; default 100,000 (a few tens of MB at most).
 	MaxStrangers int
@@ -75,6 +86,7 @@ type limiters struct {
 	clientRequests, clientAttempts *limit.Window
 	clientIDs                      *limit.Distinct
 	globalRequests, globalAttempts *limit.Window
+	siegeRequests, siegeAttempts   *limit.Window
 }
 
 func (l Limits) withDefaults() Limits {
@@ -88,6 +100,8 @@ func (l Limits) withDefaults() Limits {
 	def(&l.ClientIdentifiers, 10)
 	def(&l.GlobalRequests, 3000)
 	def(&l.GlobalAttempts, 6000)
+	def(&l.SiegeRequests, 2)
+	def(&l.SiegeAttempts, 3)
 	def(&l.MaxStrangers, 100_000)
 	if l.ClientWindow <= 0 {
 		l.ClientWindow = 10 * time.Minute
@@ -128,6 +142,8 @@ func (m *Method) WithLimits(l Limits) *Method {
 		clientIDs:      &limit.Distinct{Max: l.ClientIdentifiers, Per: l.ClientWindow, Now: now},
 		globalRequests: win(l.GlobalRequests, time.Minute),
 		globalAttempts: win(l.GlobalAttempts, time.Minute),
+		siegeRequests:  win(l.SiegeRequests, l.ClientWindow),
+		siegeAttempts:  win(l.SiegeAttempts, l.ClientWindow),
 	}
 	cfg := m.svc.cfg
 	cfg.Rand = nil // crypto/rand; the decoys' codes must not be predictable either
@@ -140,9 +156,9 @@ func (m *Method) WithLimits(l Limits) *Method {
 // false) or an attempt at a PIN, for the identifier id; client "" is a
 // call that is not a browser's (the gateway's API, limited per service).
 func (m *Method) allow(ctx context.Context, client, id string, attempt bool) error {
-	perClient, global, what := m.limits.clientRequests, m.limits.globalRequests, "requests"
+	perClient, global, siege, what := m.limits.clientRequests, m.limits.globalRequests, m.limits.siegeRequests, "requests"
 	if attempt {
-		perClient, global, what = m.limits.clientAttempts, m.limits.globalAttempts, "attempts"
+		perClient, global, siege, what = m.limits.clientAttempts, m.limits.globalAttempts, m.limits.siegeAttempts, "attempts"
 	}
 	if client != "" {
 		if ok, _ := perClient.Allow(client); !ok {
@@ -155,8 +171,18 @@ func (m *Method) allow(ctx context.Context, client, id string, attempt bool) err
 		}
 	}
 	if ok, _ := global.Allow(""); !ok {
-		m.log.WarnContext(ctx, "pin: global limit reached: guessing across identifiers suspected", "limit", what)
-		return ErrTooManyAttempts
+		// Under siege: each client gets what a person needs, no more.
+		// Calls that are not a browser's (client "") come from services'
+		// back ends, limited per service by the gateway.
+		if client != "" {
+			if ok, _ := siege.Allow(client); !ok {
+				return ErrTooManyAttempts
+			}
+		}
+		if now := time.Now().UnixNano(); now-m.siegeLogged.Load() > int64(10*time.Second) {
+			m.siegeLogged.Store(now)
+			m.log.WarnContext(ctx, "pin: global limit reached: guessing across identifiers suspected; clients held to the siege limits", "limit", what)
+		}
 	}
 	return nil
 }
@@ -189,7 +215,9 @@ func LoAFor(c method.Citizen) saml.LoA {
 func (m *Method) Handler(host method.Host) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /login/{login}/pin/{$}", func(w http.ResponseWriter, r *http.Request) { m.page(host, w, r, "") })
-	mux.HandleFunc("GET /login/{login}/pin/new", func(w http.ResponseWriter, r *http.Request) { m.restart(host, w, r) })
+	// Forgetting the PIN asked for changes the login: a form (with the
+	// gateway's token, as every form here), not a link.
+	mux.HandleFunc("POST /login/{login}/pin/new", func(w http.ResponseWriter, r *http.Request) { m.restart(host, w, r) })
 	mux.HandleFunc("POST /login/{login}/pin/request", func(w http.ResponseWriter, r *http.Request) { m.request(host, w, r) })
 	mux.HandleFunc("POST /login/{login}/pin/verify", func(w http.ResponseWriter, r *http.Request) { m.verify(host, w, r) })
 	return mux

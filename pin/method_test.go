@@ -230,6 +230,9 @@ func TestPerClientLimits(t *testing.T) {
 	require.ErrorIs(t, err, pin.ErrTooManyAttempts, "even the right PIN, past the limit")
 }
 
+// Past a global limit every client is held to the siege limits: a person
+// still gets through, an attacker spread over many addresses gets as little
+// from each.
 func TestGlobalLimits(t *testing.T) {
 	ctx := context.Background()
 	r := newMethodRig(t, pin.Config{}, pin.Limits{GlobalRequests: 5, GlobalAttempts: 3})
@@ -237,17 +240,38 @@ func TestGlobalLimits(t *testing.T) {
 		_, err := r.m.Issue(ctx, fmt.Sprintf("198.51.100.%d", n), dniNumber(n), "01/01/2030", "")
 		require.NoError(t, err)
 	}
+	// Under siege: two requests per client, then refused.
+	for range 2 {
+		_, err := r.m.Issue(ctx, "198.51.100.99", dniNumber(99), "01/01/2030", "")
+		require.NoError(t, err, "a person still gets a PIN")
+	}
 	_, err := r.m.Issue(ctx, "198.51.100.99", dniNumber(99), "01/01/2030", "")
-	require.ErrorIs(t, err, pin.ErrTooManyAttempts, "requests from many clients add up")
+	require.ErrorIs(t, err, pin.ErrTooManyAttempts, "a third request from one client under siege")
+	_, err = r.m.Issue(ctx, "198.51.100.0", dniNumber(0), "01/01/2030", "")
+	require.NoError(t, err, "each client has its own siege allowance")
+
+	// The citizen who was not attacked logs in during the siege.
+	is, err := r.m.Issue(ctx, "203.0.113.7", citizen, "09/03/2031", "")
+	require.NoError(t, err)
 	for n := range 3 {
 		_, err := r.m.Check(ctx, fmt.Sprintf("198.51.100.%d", n), dniNumber(n), "AAAA", "AAA", "")
 		require.NotErrorIs(t, err, pin.ErrTooManyAttempts)
 	}
-	_, err = r.m.Check(ctx, "198.51.100.99", dniNumber(99), "AAAA", "AAA", "")
-	require.ErrorIs(t, err, pin.ErrTooManyAttempts, "attempts from many clients add up")
-	r.clk.Advance(time.Minute)
-	_, err = r.m.Issue(ctx, "198.51.100.99", dniNumber(99), "01/01/2030", "")
-	require.NoError(t, err, "a minute later")
+	c, err := r.m.Check(ctx, "203.0.113.7", citizen, is.RequestCode, r.out.last(t).Code, "")
+	require.NoError(t, err, "global attempts exceeded, yet a person's first attempt passes")
+	assert.Equal(t, citizen, c.ID)
+	for n := range 3 {
+		_, err = r.m.Check(ctx, "198.51.100.50", dniNumber(50), "AAAA", "AAA", "")
+		require.NotErrorIs(t, err, pin.ErrTooManyAttempts, "siege attempt %d", n)
+	}
+	_, err = r.m.Check(ctx, "198.51.100.50", dniNumber(50), "AAAA", "AAA", "")
+	require.ErrorIs(t, err, pin.ErrTooManyAttempts, "a fourth attempt from one client under siege")
+
+	r.clk.Advance(10 * time.Minute)
+	for range 4 {
+		_, err = r.m.Issue(ctx, "198.51.100.99", dniNumber(99), "01/01/2030", "")
+		require.NoError(t, err, "the siege is over")
+	}
 }
 
 // A storage failure is "try again", never the citizen's mistake, and never

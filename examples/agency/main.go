@@ -31,6 +31,10 @@ import (
 // connections and logs.
 const maxConnections = 512
 
+// maxPerClient bounds the connections of one client address, so that one
+// client holding slow connections cannot take them all; a browser opens six.
+const maxPerClient = 32
+
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if err := run(os.Args[1:], log); err != nil {
@@ -192,7 +196,7 @@ func run(args []string, log *slog.Logger) error {
 		defer cancel()
 		_ = srv.Shutdown(shut)
 	}()
-	if err := srv.Serve(clave.LimitListener(ln, maxConnections)); !errors.Is(err, http.ErrServerClosed) {
+	if err := srv.Serve(clave.LimitListener(ln, maxConnections, maxPerClient)); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil

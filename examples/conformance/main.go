@@ -180,7 +180,7 @@ func serveCertificates(k *conformance.Kit, addr string) (stop func(), url string
 	// Only the service under test fetches this document: a few connections
 	// are plenty.
 	srv := clave.NewServer(addr, h)
-	go func() { _ = srv.Serve(clave.LimitListener(ln, 16)) }()
+	go func() { _ = srv.Serve(clave.LimitListener(ln, 16, 0)) }()
 	return func() { _ = srv.Close() }, "http://" + ln.Addr().String() + saml.CertificatesPath, nil
 }
 

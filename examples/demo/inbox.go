@@ -98,7 +98,7 @@ func inboxHandler(in *gateway.Inbox) http.Handler {
 func inboxHeaders(w http.ResponseWriter, r *http.Request) string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
-	nonce := base64.StdEncoding.EncodeToString(b)
+	nonce := base64.RawURLEncoding.EncodeToString(b)
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")

@@ -14,13 +14,17 @@ import (
 // stay well under the 1,024 file descriptors a process commonly gets.
 const maxConnections = 256
 
+// maxPerClient bounds the connections of one client address, so that one
+// client holding slow connections cannot take them all; a browser opens six.
+const maxPerClient = 32
+
 // serve serves h on ln until ctx ends, then shuts down gracefully. Every
 // phase of a request has a timeout and the connections are bounded, so slow
 // or idle clients cannot hold the demo's file descriptors.
 func serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := clave.NewServer("", h)
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(clave.LimitListener(ln, maxConnections)) }()
+	go func() { done <- srv.Serve(clave.LimitListener(ln, maxConnections, maxPerClient)) }()
 	select {
 	case err := <-done:
 		return err

@@ -54,7 +54,7 @@ func site(c *clave.Client) http.Handler {
 func render(w http.ResponseWriter, r *http.Request, id *clave.Identity) {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
-	nonce := base64.StdEncoding.EncodeToString(b)
+	nonce := base64.RawURLEncoding.EncodeToString(b)
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")

@@ -149,13 +149,17 @@ func run(ctx context.Context, args []string, log *slog.Logger, ready chan<- stri
 // file descriptors a process commonly gets, leaving room for the database.
 const maxConnections = 512
 
+// maxPerClient bounds the connections of one client address, so that one
+// client holding slow connections cannot take them all; a browser opens six.
+const maxPerClient = 32
+
 // serveBounded serves h on ln until ctx ends, then shuts down gracefully.
 // Every phase of a request has a timeout and the connections are bounded, so
 // slow or idle clients cannot hold the gateway's file descriptors.
 func serveBounded(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := clave.NewServer("", h)
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(clave.LimitListener(ln, maxConnections)) }()
+	go func() { done <- srv.Serve(clave.LimitListener(ln, maxConnections, maxPerClient)) }()
 	select {
 	case err := <-done:
 		return err

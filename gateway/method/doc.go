@@ -19,11 +19,16 @@
 //	func (trusting) MaxLoA() saml.LoA { return saml.LoALow }
 //	func (trusting) Slug() string     { return "trusting" }
 //
+//	var form = template.Must(template.New("trusting").Parse(`<form method="post" action="go">
+//		<input type="hidden" name="csrf" value="{{.}}">
+//		<input name="id"><button>Enter</button></form>`))
+//
 //	func (m trusting) Handler(h method.Host) http.Handler {
 //		mux := http.NewServeMux()
 //		mux.HandleFunc("GET /login/{login}/trusting/{$}", func(w http.ResponseWriter, r *http.Request) {
-//			h.Page(w, r, http.StatusOK, "Trusting", `<form method="post" action="go">
-//				<input name="id"><button>Enter</button></form>`)
+//			var body strings.Builder
+//			_ = form.Execute(&body, h.FormToken(r))
+//			h.Page(w, r, http.StatusOK, "Trusting", template.HTML(body.String()))
 //		})
 //		mux.HandleFunc("POST /login/{login}/trusting/go", func(w http.ResponseWriter, r *http.Request) {
 //			l, err := h.Login(r)
@@ -42,6 +47,17 @@
 //	}
 //
 // and is offered with gateway.Config{Methods: []method.Method{trusting{}}}.
+//
+// The gateway guards a method's pages. Every request under
+// /login/{login}/<slug>/ other than GET, HEAD and OPTIONS that carries the
+// login's cookie must carry Host.FormToken, as the form field "csrf" (or the
+// header X-CSRF-Token): the gateway answers any other with 403 and never
+// calls the method's handler, so that no other site, not even one on
+// another port of the same host, can post the citizen's forms. Requests
+// without the cookie (a phone's call, say) reach the handler, where
+// Host.Login refuses them unless the method authenticates them otherwise.
+// Its pages run under a Content-Security-Policy with no inline script or
+// style but the gateway's own (see Host.Page), and cannot be framed.
 //
 // Rules every method follows, because the gateway cannot enforce them:
 //

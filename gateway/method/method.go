@@ -87,12 +87,26 @@ type Host interface {
 	// could not prove who they are).
 	Fail(w http.ResponseWriter, r *http.Request, l *Login, st *saml.StatusError)
 	// Render writes one of the gateway's own pages (by template name) in its
-	// layout and the citizen's language. Methods of this module use it.
+	// layout and the citizen's language. Methods of this module use it. It
+	// adds FormToken(r) to data as "FormToken" (unless data has one), which
+	// the gateway's templates put in every form.
 	Render(w http.ResponseWriter, r *http.Request, status int, page string, data map[string]any)
 	// Page writes body, a page a method rendered from templates of its own,
 	// inside the gateway's layout (header, language switch, footer) with
-	// title.
+	// title. The page's Content-Security-Policy runs no inline code but the
+	// layout's: body may use the layout's classes, and no <script>,
+	// <style>, style= attribute or on...= handler of its own; its forms post
+	// to the gateway only, each with FormToken.
 	Page(w http.ResponseWriter, r *http.Request, status int, title string, body template.HTML)
+	// FormToken is the anti-CSRF token of the login r names, bound to it and
+	// to the browser that holds it: "" when r carries no cookie of the login.
+	// Every request under /login/{login}/ other than GET, HEAD and OPTIONS
+	// that carries the login's cookie must carry the token, as the form
+	// field "csrf" of an application/x-www-form-urlencoded body or in the
+	// header X-CSRF-Token; the gateway refuses the others with 403, before
+	// the method's handler runs. Forms of a method's pages therefore hold
+	// <input type="hidden" name="csrf" value="{{.FormToken}}">.
+	FormToken(r *http.Request) string
 	// Citizens looks up registered citizens.
 	Citizens() Citizens
 	// Notifier sends SMS and app notifications.

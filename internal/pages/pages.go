@@ -69,7 +69,9 @@ func supported(l string) bool {
 var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // Render writes page inside the layout. data may be nil; "Lang" and "Title" are
-// filled in.
+// filled in, and "Nonce", which the page's <script> and <style> elements
+// must carry (the page's policy runs no other inline code; inline style=
+// attributes and on...= handlers are refused).
 func Render(w http.ResponseWriter, r *http.Request, status int, page string, data map[string]any) {
 	if data == nil {
 		data = map[string]any{}
@@ -85,6 +87,8 @@ func Render(w http.ResponseWriter, r *http.Request, status int, page string, dat
 	data["Page"] = page
 	data["Languages"] = Languages
 	data["Path"] = r.URL.Path
+	nonce := NewNonce()
+	data["Nonce"] = nonce
 	body := bodyPool.Get().(*bytes.Buffer)
 	body.Reset()
 	defer bodyPool.Put(body)
@@ -93,25 +97,20 @@ func Render(w http.ResponseWriter, r *http.Request, status int, page string, dat
 		return
 	}
 	data["Body"] = template.HTML(body.String())
-	writeHeaders(w)
+	setPageHeaders(w, r, nonce)
 	w.WriteHeader(status)
 	_ = tmpl.ExecuteTemplate(w, "layout", data)
 }
 
 // Layout writes body, a page rendered elsewhere (a method's own templates),
-// inside the layout with title.
+// inside the layout with title. The nonce is drawn after body was written, so
+// body cannot carry it: it may use the layout's classes, but no <script>,
+// <style>, style= or on...= of its own.
 func Layout(w http.ResponseWriter, r *http.Request, status int, title string, body template.HTML) {
+	nonce := NewNonce()
 	data := map[string]any{"Lang": Lang(r), "Title": title, "Page": "custom", "Languages": Languages,
-		"Path": r.URL.Path, "Body": body}
-	writeHeaders(w)
+		"Path": r.URL.Path, "Body": body, "Nonce": nonce}
+	setPageHeaders(w, r, nonce)
 	w.WriteHeader(status)
 	_ = tmpl.ExecuteTemplate(w, "layout", data)
-}
-
-func writeHeaders(w http.ResponseWriter) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'unsafe-inline'; form-action *")
 }

@@ -153,7 +153,8 @@ func TestRender(t *testing.T) {
 		assert.Equal(t, "text/html; charset=utf-8", h.Get("Content-Type"))
 		assert.Equal(t, "no-store", h.Get("Cache-Control"))
 		assert.Equal(t, "DENY", h.Get("X-Frame-Options"))
-		assert.Contains(t, h.Get("Content-Security-Policy"), "default-src 'self'")
+		assert.Contains(t, h.Get("Content-Security-Policy"), "default-src 'none'")
+		assert.NotContains(t, h.Get("Content-Security-Policy"), "unsafe-inline")
 
 		cookies := w.Result().Cookies()
 		require.Len(t, cookies, 1)

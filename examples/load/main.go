@@ -1,0 +1,161 @@
+// Command load puts the reference gateway under load and attack, in process
+// and on loopback only: it starts a gateway on a SQLite file database with
+// synthetic citizens, an agency registered at it, and then runs one scenario:
+//
+//	go run ./examples/load -scenario logins   # C browsers log in at once through Cl@ve PIN
+//	go run ./examples/load -scenario guess    # an attacker guesses PINs across 10,000 DNIs
+//	go run ./examples/load -scenario junk     # junk requests claiming SPIDs; Go heap before/after
+//	go run ./examples/load -scenario slow     # thousands of slow connections while citizens log in
+//	go run ./examples/load -scenario all
+//
+// Every loop is bounded in count and by -timeout, and the command stops by
+// itself. Results are printed as plain text. Browsers claim a client address
+// in a header that the gateway's Config.ClientAddress reads, so one process
+// can play many clients (or one attacker) for the per-client limits.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if os.Getenv(slowChildEnv) != "" {
+		os.Exit(slowChild(os.Stdin, os.Stdout))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+// scenarios are the scenarios of -scenario, in the order "all" runs them.
+var scenarios = []string{"logins", "guess", "junk", "slow"}
+
+type options struct {
+	scenario string
+	db       string
+	citizens int
+	clients  int
+	logins   int
+	rate     float64
+	timeout  time.Duration
+
+	targets   int
+	guessTime time.Duration
+
+	junk, junkSPIDs int
+
+	slow, slowLogins int
+	slowHold         time.Duration
+
+	cpuProfile  string
+	plainServer bool
+}
+
+func parseFlags(args []string, out io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&o.scenario, "scenario", "logins", "logins, guess, junk, slow or all")
+	fs.StringVar(&o.db, "db", "", "gateway database file (default: a new file in a temporary directory, removed at exit)")
+	fs.IntVar(&o.citizens, "citizens", 5000, "synthetic citizens registered at the gateway")
+	fs.IntVar(&o.clients, "clients", 500, "logins: concurrent browsers")
+	fs.IntVar(&o.logins, "logins", 0, "logins: logins in all (default -clients), each as its own citizen")
+	fs.Float64Var(&o.rate, "rate", 0, "logins: start logins at this many a second instead of all at once")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound of the whole run")
+	fs.IntVar(&o.targets, "targets", 10000, "guess: DNIs the attacker knows (all registered)")
+	fs.DurationVar(&o.guessTime, "guess-time", 90*time.Second, "guess: bound of each attack phase")
+	fs.IntVar(&o.junk, "junk", 10000, "junk: junk POSTs to /Proxy2/ServiceProvider")
+	fs.IntVar(&o.junkSPIDs, "junk-spids", 250, "junk: distinct SPIDs the junk claims")
+	fs.IntVar(&o.slow, "slow", 10000, "slow: slow and idle connections to hold (bounded by the file-descriptor limit)")
+	fs.IntVar(&o.slowLogins, "slow-logins", 200, "slow: real logins run while the connections are held")
+	fs.DurationVar(&o.slowHold, "slow-hold", 60*time.Second, "slow: longest time the connections are held")
+	fs.BoolVar(&o.plainServer, "plain-server", false, "serve the gateway on an http.Server with only ReadHeaderTimeout (10 s), instead of as examples/gateway does (clave.NewServer timeouts, at most 512 connections and 32 per client address)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the scenarios (not the setup) to this file")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.citizens < 1 || o.clients < 1 || o.timeout <= 0 {
+		return nil, errors.New("-citizens, -clients and -timeout must be positive")
+	}
+	if o.scenario != "all" && !slices.Contains(scenarios, o.scenario) {
+		return nil, fmt.Errorf("unknown scenario %q (want %s or all)", o.scenario, strings.Join(scenarios, ", "))
+	}
+	return o, nil
+}
+
+// run parses args and runs the scenarios they ask for, writing results to out.
+func run(ctx context.Context, args []string, out io.Writer) error {
+	o, err := parseFlags(args, out)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	run := []string{o.scenario}
+	if o.scenario == "all" {
+		run = scenarios
+	}
+	for _, s := range run {
+		if err := runScenario(ctx, s, o, out); err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+		fmt.Fprintln(out)
+	}
+	return nil
+}
+
+func runScenario(ctx context.Context, name string, o *options, out io.Writer) error {
+	n := o.citizens
+	if name == "guess" {
+		n = max(n, o.targets)
+	}
+	t0 := time.Now()
+	h, err := start(ctx, setup{dbPath: o.db, citizens: n, plainServer: o.plainServer})
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	fmt.Fprintf(out, "gateway %s, agency %s, %d citizens seeded in %s\n", h.gwURL, h.agencyURL, h.citizens, ms(time.Since(t0)))
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	switch name {
+	case "logins":
+		_, err = scenarioLogins(ctx, out, h, o)
+	case "guess":
+		_, err = scenarioGuess(ctx, out, h, o)
+	case "junk":
+		_, err = scenarioJunk(ctx, out, h, o)
+	case "slow":
+		_, err = scenarioSlow(ctx, out, h, o)
+	}
+	return err
+}
