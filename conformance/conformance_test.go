@@ -31,47 +31,40 @@ import (
 const testACS = "https://sede.example.es/clave/acs"
 
 var (
-	spOnce sync.Once
-	spKeys *pki.KeyPair
-	kitMu  sync.Mutex
-	kit    *conformance.Kit
-	strong *conformance.Report
+	kitOnce sync.Once
+	spKeys  *pki.KeyPair
+	kit     *conformance.Kit
+	kitErr  error
+
+	strongOnce sync.Once
+	strong     *conformance.Report
+	strongErr  error
 )
 
-// sharedKit is one kit for the whole package: its keys take a moment to make,
-// and it holds no state between runs.
+// sharedKit is one kit for the whole package: its keys (and the agency's)
+// take a moment to make, and it holds no state between runs, so the tests
+// share it and run in parallel.
 func sharedKit(t *testing.T) *conformance.Kit {
 	t.Helper()
-	spOnce.Do(func() {
-		var err error
-		spKeys, err = pki.Generate("agencia de pruebas", 2048, time.Now().Add(-time.Hour), 48*time.Hour)
-		if err != nil {
-			panic(err)
+	kitOnce.Do(func() {
+		spKeys, kitErr = pki.Generate("agencia de pruebas", 2048, time.Now().Add(-time.Hour), 48*time.Hour)
+		if kitErr == nil {
+			kit, kitErr = conformance.NewKit(conformance.KitConfig{EncryptionCertificate: spKeys.Certificate})
 		}
 	})
-	kitMu.Lock()
-	defer kitMu.Unlock()
-	if kit == nil {
-		var err error
-		kit, err = conformance.NewKit(conformance.KitConfig{EncryptionCertificate: spKeys.Certificate})
-		require.NoError(t, err)
-	}
+	require.NoError(t, kitErr)
 	return kit
 }
 
-// strongReport is the SDK's full run, which the weakness tests compare with:
-// its Result.Err says why our SDK refused each case.
+// strongReport is the SDK's full run, made once, which the weakness tests
+// compare with: its Result.Err says why our SDK refused each case.
 func strongReport(t *testing.T) *conformance.Report {
 	t.Helper()
 	k := sharedKit(t)
-	kitMu.Lock()
-	defer kitMu.Unlock()
-	if strong == nil {
-		rep, err := k.Run(context.Background(), sdkTarget(t, k, nil))
-		require.NoError(t, err)
-		requireAllPass(t, rep)
-		strong = rep
-	}
+	target := sdkTarget(t, k, nil)
+	strongOnce.Do(func() { strong, strongErr = k.Run(context.Background(), target) })
+	require.NoError(t, strongErr)
+	requireAllPass(t, strong)
 	return strong
 }
 
@@ -171,11 +164,14 @@ func writeReport(t *testing.T, rep *conformance.Report, name string) {
 
 // TestSDK proves our SDK passes the whole catalogue, in-process and over HTTP.
 func TestSDK(t *testing.T) {
+	t.Parallel()
 	k := sharedKit(t)
 	t.Run("FuncTarget", func(t *testing.T) {
+		t.Parallel()
 		conformance.Test(t, k, sdkTarget(t, k, nil))
 	})
 	t.Run("HTTPTarget", func(t *testing.T) {
+		t.Parallel()
 		srv := newAgency(t, k)
 		rep, err := k.Run(t.Context(), conformance.HTTPTarget{StartURL: srv.URL + "/perfil"})
 		require.NoError(t, err)
@@ -189,6 +185,7 @@ func TestSDK(t *testing.T) {
 // a service that skips one check fails the cases our SDK refused for that
 // check's reason, and no other.
 func TestWeakenedSP(t *testing.T) {
+	t.Parallel()
 	k := sharedKit(t)
 	strong := strongReport(t)
 	for _, w := range []struct {
@@ -202,6 +199,7 @@ func TestWeakenedSP(t *testing.T) {
 		{"keeps no replay cache", saml.ErrReplay},
 	} {
 		t.Run(w.name, func(t *testing.T) {
+			t.Parallel() // each run has its own client and replay cache
 			var want []string
 			for _, r := range strong.Cases {
 				if r.Expect == conformance.Refuse && errors.Is(r.Err, w.skip) {
@@ -225,6 +223,7 @@ func TestWeakenedSP(t *testing.T) {
 // TestCrewjam runs the kit against crewjam/saml's ServiceProvider configured as
 // Cl@ve integrators do, and shows it catches that library's known weak spots.
 func TestCrewjam(t *testing.T) {
+	t.Parallel()
 	k := sharedKit(t)
 	acs, err := url.Parse(testACS)
 	require.NoError(t, err)
@@ -298,23 +297,27 @@ func mentionsSHA1(c conformance.CaseInfo) bool {
 }
 
 func TestSelection(t *testing.T) {
+	t.Parallel()
 	k := sharedKit(t)
 	all := k.Cases()
 	require.NotEmpty(t, all)
 	assert.True(t, sort.SliceIsSorted(all, func(i, j int) bool { return all[i].ID < all[j].ID }))
 
+	// The kits share one key directory: the first makes the keys, the others
+	// load them, which is much faster than making their own.
+	dir := t.TempDir()
 	first := all[0]
-	one, err := conformance.NewKit(conformance.KitConfig{Cases: []string{first.ID}})
+	one, err := conformance.NewKit(conformance.KitConfig{KeyDir: dir, Cases: []string{first.ID}})
 	require.NoError(t, err)
 	assert.Equal(t, []conformance.CaseInfo{first}, one.Cases())
 
-	grp, err := conformance.NewKit(conformance.KitConfig{Cases: []string{first.Group}})
+	grp, err := conformance.NewKit(conformance.KitConfig{KeyDir: dir, Cases: []string{first.Group}})
 	require.NoError(t, err)
 	for _, c := range grp.Cases() {
 		assert.Equal(t, first.Group, c.Group)
 	}
 	family := strings.SplitN(first.ID, "-", 2)[0]
-	fam, err := conformance.NewKit(conformance.KitConfig{Cases: []string{family}})
+	fam, err := conformance.NewKit(conformance.KitConfig{KeyDir: dir, Cases: []string{family}})
 	require.NoError(t, err)
 	assert.Contains(t, fam.Cases(), first)
 
@@ -323,6 +326,7 @@ func TestSelection(t *testing.T) {
 }
 
 func TestKeyDir(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	a, err := conformance.NewKit(conformance.KitConfig{KeyDir: dir, Cases: []string{"SIG-01"}})
 	require.NoError(t, err)
@@ -354,6 +358,7 @@ func TestKeyDir(t *testing.T) {
 }
 
 func TestReportRendering(t *testing.T) {
+	t.Parallel()
 	rep := &conformance.Report{Started: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC), Target: "<script>t</script>", Issuer: "https://gw",
 		Cases: []conformance.Result{
 			{CaseInfo: conformance.CaseInfo{ID: "X-01", Group: "g", Title: "t", Expect: conformance.Refuse}, Got: conformance.Accept,
@@ -374,6 +379,7 @@ func TestReportRendering(t *testing.T) {
 
 // TestHTTPTargetForms checks the form reader on shapes other services write.
 func TestHTTPTargetForms(t *testing.T) {
+	t.Parallel()
 	k := sharedKit(t)
 	c, err := clave.New(sdkConfig(k, testACS))
 	require.NoError(t, err)
@@ -414,6 +420,7 @@ func TestHTTPTargetForms(t *testing.T) {
 // TestHTTPAcceptanceRule pins the default rule on an ACS that answers in
 // different ways.
 func TestHTTPAcceptanceRule(t *testing.T) {
+	t.Parallel()
 	k := sharedKit(t)
 	c, err := clave.New(sdkConfig(k, testACS))
 	require.NoError(t, err)

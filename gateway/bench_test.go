@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/clave-go/clave"
+	"github.com/clave-go/clave/gateway"
 	"github.com/clave-go/clave/internal/dni"
 	"github.com/clave-go/clave/internal/pki"
 	"github.com/clave-go/clave/saml"
@@ -58,7 +59,7 @@ type benchCitizen struct{ id, contrast, phone string }
 // talking through direct handler calls.
 type benchRig struct {
 	clock    *testClock
-	gw       *clave.Gateway
+	gw       *gateway.Gateway
 	client   *clave.Client
 	base     string
 	citizens []benchCitizen
@@ -72,9 +73,9 @@ func newBenchRig(b *testing.B) *benchRig {
 	r := &benchRig{clock: &testClock{t: time.Now().UTC().Truncate(time.Second)}, base: "http://gateway.test"}
 	acs := "http://agency.test/clave/acs"
 	var err error
-	r.gw, err = clave.NewGateway(ctx, clave.GatewayConfig{
+	r.gw, err = gateway.New(ctx, gateway.Config{
 		BaseURL: r.base, SigningKey: gwk.Key, SigningCertificate: gwk.Certificate,
-		ServiceProviders: []clave.ServiceProvider{{SPID: agencySPID, Certificates: []*x509.Certificate{spk.Certificate}, ACSURLs: []string{acs}}},
+		ServiceProviders: []gateway.ServiceProvider{{SPID: agencySPID, Certificates: []*x509.Certificate{spk.Certificate}, ACSURLs: []string{acs}}},
 		Now:              r.clock.Now, PINSecret: []byte(strings.Repeat("p", 32)), Logger: quiet,
 	})
 	if err != nil {
@@ -91,10 +92,10 @@ func newBenchRig(b *testing.B) *benchRig {
 			b.Fatal(err)
 		}
 		c := benchCitizen{id: id, contrast: "31/12/2099", phone: fmt.Sprintf("+346000%05d", i)}
-		err = r.gw.PutCitizen(ctx, clave.Citizen{ID: d, ValidUntil: time.Date(2099, 12, 31, 0, 0, 0, 0, time.UTC),
+		err = r.gw.PutCitizen(ctx, gateway.Citizen{ID: d.String(), ValidUntil: time.Date(2099, 12, 31, 0, 0, 0, 0, time.UTC),
 			GivenName: "MARIA", FirstSurname: "GARCIA", SecondSurname: "LOPEZ", Phone: c.phone, Email: "x@example.es",
 			DateOfBirth: time.Date(1980, 5, 17, 0, 0, 0, 0, time.UTC),
-			Level:       clave.LevelAdvanced, Status: clave.StatusActive})
+			Level:       gateway.LevelAdvanced, Status: gateway.StatusActive})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -153,7 +154,7 @@ func (r *benchRig) login(b *testing.B, i int) *clave.Identity {
 	r.do(b, http.MethodGet, chooser+"/pin/", nil, cookies, http.StatusOK)
 	r.do(b, http.MethodPost, chooser+"/pin/request", url.Values{"document": {c.id}, "contrast": {c.contrast}}, cookies, http.StatusSeeOther)
 	r.do(b, http.MethodGet, chooser+"/pin/", nil, cookies, http.StatusOK)
-	sms, err := r.gw.Inbox().Last(clave.ChannelSMS, c.phone)
+	sms, err := r.gw.Inbox().Last(gateway.ChannelSMS, c.phone)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/clave-go/clave"
+	"github.com/clave-go/clave/gateway"
 	"github.com/clave-go/clave/internal/pki"
 )
 
@@ -42,6 +42,7 @@ func jsonString(t *testing.T, s string) string {
 }
 
 func TestLoadServiceProviders(t *testing.T) {
+	t.Parallel()
 	keys(t)
 	inline := jsonString(t, string(pki.CertificatePEM(gwKeys.Certificate)))
 	path := writeSPConfig(t, `{"service_providers": [
@@ -51,7 +52,7 @@ func TestLoadServiceProviders(t *testing.T) {
 	  {"spid": "Q2826000H_E00000001", "certificates": [`+inline+`, "certs/sp.pem"], "acs_urls": ["https://otra.test/acs"]}
 	]}`)
 
-	sps, err := clave.LoadServiceProviders(path)
+	sps, err := gateway.LoadServiceProviders(path)
 	require.NoError(t, err)
 	require.Len(t, sps, 2)
 	assert.Equal(t, "S0000000E_E00000000", sps[0].SPID)
@@ -70,7 +71,7 @@ func TestLoadServiceProviders(t *testing.T) {
 	assert.Nil(t, sps[1].EncryptionCertificate)
 
 	// What the file yields is what a gateway registers.
-	_, err = clave.NewGateway(context.Background(), clave.GatewayConfig{
+	_, err = gateway.New(context.Background(), gateway.Config{
 		BaseURL: "http://127.0.0.1:9000", SigningKey: gwKeys.Key, SigningCertificate: gwKeys.Certificate,
 		ServiceProviders: sps,
 	})
@@ -80,17 +81,18 @@ func TestLoadServiceProviders(t *testing.T) {
 	abs := writeSPConfig(t, `{"service_providers": [{"spid": "S0000000E_E00000000",
 	  "certificates": [`+jsonString(t, filepath.Join(filepath.Dir(path), "certs", "sp.pem"))+`],
 	  "acs_urls": ["https://sede.test/acs"]}]}`)
-	sps, err = clave.LoadServiceProviders(abs)
+	sps, err = gateway.LoadServiceProviders(abs)
 	require.NoError(t, err)
 	assert.True(t, sps[0].Certificates[0].Equal(spKeys.Certificate))
 
 	empty := writeSPConfig(t, `{"service_providers": []}`)
-	sps, err = clave.LoadServiceProviders(empty)
+	sps, err = gateway.LoadServiceProviders(empty)
 	require.NoError(t, err)
 	assert.Empty(t, sps)
 }
 
 func TestLoadServiceProvidersRefuses(t *testing.T) {
+	t.Parallel()
 	const good = `{"spid": "S0000000E_E00000000", "certificates": ["certs/sp.pem"], "acs_urls": ["https://sede.test/acs"]}`
 	for _, tc := range []struct {
 		name, content string
@@ -117,14 +119,14 @@ func TestLoadServiceProvidersRefuses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeSPConfig(t, tc.content)
-			_, err := clave.LoadServiceProviders(path)
+			_, err := gateway.LoadServiceProviders(path)
 			require.Error(t, err)
-			var ce *clave.ServiceProviderConfigError
+			var ce *gateway.ServiceProviderConfigError
 			require.True(t, errors.As(err, &ce), "typed error: %v", err)
 			assert.Equal(t, tc.index, ce.Index)
 			assert.Equal(t, path, ce.File)
 			assert.Contains(t, err.Error(), tc.want)
-			assert.True(t, strings.HasPrefix(err.Error(), "clave: "+path+": "), err.Error())
+			assert.True(t, strings.HasPrefix(err.Error(), "gateway: "+path+": "), err.Error())
 			if tc.index >= 0 {
 				assert.Contains(t, err.Error(), fmt.Sprintf("service provider %d", tc.index))
 			}
@@ -133,11 +135,11 @@ func TestLoadServiceProvidersRefuses(t *testing.T) {
 
 	t.Run("error names the SPID", func(t *testing.T) {
 		path := writeSPConfig(t, `{"service_providers": [{"spid": "S0000000E_E00000000", "certificates": ["certs/sp.pem"], "acs_urls": ["relative"]}]}`)
-		_, err := clave.LoadServiceProviders(path)
+		_, err := gateway.LoadServiceProviders(path)
 		assert.ErrorContains(t, err, "service provider 0 (S0000000E_E00000000): acs_urls[0]")
 	})
 	t.Run("missing file", func(t *testing.T) {
-		_, err := clave.LoadServiceProviders(filepath.Join(t.TempDir(), "nope.json"))
+		_, err := gateway.LoadServiceProviders(filepath.Join(t.TempDir(), "nope.json"))
 		assert.ErrorIs(t, err, os.ErrNotExist)
 	})
 }

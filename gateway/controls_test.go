@@ -18,8 +18,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clave-go/clave"
+	"github.com/clave-go/clave/gateway"
+	"github.com/clave-go/clave/internal/dni"
 	"github.com/clave-go/clave/internal/faults"
 	"github.com/clave-go/clave/internal/pki"
+	"github.com/clave-go/clave/internal/samlidp"
 	"github.com/clave-go/clave/saml"
 )
 
@@ -37,9 +40,9 @@ const (
 
 var csrfRe = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
 
-func withPersonas(c *clave.GatewayConfig) { c.Personas = true }
+func withPersonas(c *gateway.Config) { c.Personas = true }
 
-func withAdmin(c *clave.GatewayConfig) { c.Personas, c.AdminToken = true, adminToken }
+func withAdmin(c *gateway.Config) { c.Personas, c.AdminToken = true, adminToken }
 
 // headless starts a login that an armed persona answers: the gateway's answer
 // to the request is already the final page, with no chooser nor PIN page.
@@ -78,7 +81,9 @@ func catalogueCase(t *testing.T, word string) string {
 }
 
 func TestGatewayArmedFaults(t *testing.T) {
+	t.Parallel()
 	t.Run("unsigned response is refused once", func(t *testing.T) {
+		t.Parallel()
 		w := newWorld(t, withPersonas, nil, nil)
 		require.NoError(t, w.gw.ArmFault(agencySPID, "SIG-01"))
 		status, page := w.approvedLogin()
@@ -90,6 +95,7 @@ func TestGatewayArmedFaults(t *testing.T) {
 		assert.Equal(t, "hola ANA|99999901H|substantial|AEAT|APRUEBA PRUEBA", page)
 	})
 	t.Run("wrong audience through the PIN pages", func(t *testing.T) {
+		t.Parallel()
 		id := catalogueCase(t, "audience")
 		w := newWorld(t, nil, nil, nil)
 		require.NoError(t, w.gw.ArmFault(agencySPID, id))
@@ -102,6 +108,7 @@ func TestGatewayArmedFaults(t *testing.T) {
 		}
 	})
 	t.Run("several armed go out in order", func(t *testing.T) {
+		t.Parallel()
 		// A must-accept case is rebuilt from the login's own fields, so its
 		// acceptance also shows the fault starts from the genuine answer.
 		b := sampleBase(t)
@@ -121,6 +128,7 @@ func TestGatewayArmedFaults(t *testing.T) {
 		}
 	})
 	t.Run("signed by the configured next key", func(t *testing.T) {
+		t.Parallel()
 		id := findCase(t, "next-key", func(c faults.Case) bool {
 			return c.Expect == faults.Accept && strings.Contains(strings.ToLower(c.Title+c.How), "next key")
 		})
@@ -130,6 +138,7 @@ func TestGatewayArmedFaults(t *testing.T) {
 		assert.Equal(t, http.StatusOK, status, "the agency trusts the next key: %s", page)
 	})
 	t.Run("disarm all", func(t *testing.T) {
+		t.Parallel()
 		w := newWorld(t, withPersonas, nil, nil)
 		require.NoError(t, w.gw.ArmFault(agencySPID, "SIG-01"))
 		w.gw.DisarmAll()
@@ -137,6 +146,7 @@ func TestGatewayArmedFaults(t *testing.T) {
 		assert.Equal(t, http.StatusOK, status)
 	})
 	t.Run("replay of the previous genuine response", func(t *testing.T) {
+		t.Parallel()
 		id := replayCase(t)
 		w := newWorld(t, withPersonas, nil, nil)
 		require.NoError(t, w.gw.ArmFault(agencySPID, id))
@@ -146,12 +156,13 @@ func TestGatewayArmedFaults(t *testing.T) {
 		}
 	})
 	t.Run("refused when arming", func(t *testing.T) {
+		t.Parallel()
 		w := newWorld(t, nil, nil, nil)
-		assert.ErrorIs(t, w.gw.ArmFault(agencySPID, "NOPE-99"), clave.ErrUnknownFault)
-		assert.ErrorIs(t, w.gw.ArmFault("S9999999E_E99999999", "SIG-01"), saml.ErrUnknownSP)
+		assert.ErrorIs(t, w.gw.ArmFault(agencySPID, "NOPE-99"), gateway.ErrUnknownFault)
+		assert.ErrorIs(t, w.gw.ArmFault("S9999999E_E99999999", "SIG-01"), samlidp.ErrUnknownSP)
 		for _, c := range faults.Catalogue() {
 			if c.NeedsEncryption {
-				assert.ErrorIs(t, w.gw.ArmFault(agencySPID, c.ID), clave.ErrFaultNotDeliverable, "the agency takes no encrypted assertions")
+				assert.ErrorIs(t, w.gw.ArmFault(agencySPID, c.ID), gateway.ErrFaultNotDeliverable, "the agency takes no encrypted assertions")
 				break
 			}
 		}
@@ -170,7 +181,7 @@ func TestGatewayArmedFaults(t *testing.T) {
 			if derr == nil && len(raw) > 0 && base64.StdEncoding.EncodeToString(raw) == *d.RawForm {
 				assert.NoError(t, w.gw.ArmFault(agencySPID, c.ID), c.ID)
 			} else {
-				assert.ErrorIs(t, w.gw.ArmFault(agencySPID, c.ID), clave.ErrFaultNotDeliverable, c.ID)
+				assert.ErrorIs(t, w.gw.ArmFault(agencySPID, c.ID), gateway.ErrFaultNotDeliverable, c.ID)
 			}
 		}
 		w.gw.DisarmAll()
@@ -184,7 +195,7 @@ var (
 
 // withNextKey gives the gateway personas and a next signing pair (made once),
 // which the agency trusts as it trusts every published certificate.
-func withNextKey(c *clave.GatewayConfig) {
+func withNextKey(c *gateway.Config) {
 	nextOnce.Do(func() {
 		var err error
 		nextPair, err = pki.Generate("test gateway next", 2048, time.Now().Add(-time.Hour), 48*time.Hour)
@@ -201,7 +212,7 @@ func sampleBase(t *testing.T) *faults.Base {
 	kp := &faults.KeyPair{Key: gwKeys.Key, Certificate: gwKeys.Certificate}
 	now := time.Now()
 	return &faults.Base{
-		Params: saml.ResponseParams{InResponseTo: "_r", Destination: "https://sp.example.es/acs", Issuer: "https://gw.example.es",
+		Params: samlidp.ResponseParams{InResponseTo: "_r", Destination: "https://sp.example.es/acs", Issuer: "https://gw.example.es",
 			IssueInstant: now, AuthnInstant: now, LoA: saml.LoASubstantial,
 			NameID: saml.NameID{Value: maria, Format: saml.NameIDTransient}},
 		Keys: faults.Keys{Trusted: kp, Next: kp, Untrusted: kp}, Now: now,
@@ -221,6 +232,7 @@ func replayCase(t *testing.T) string {
 }
 
 func TestGatewayPersonasHeadless(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		persona string
 		loa     saml.LoA
@@ -239,6 +251,7 @@ func TestGatewayPersonasHeadless(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.persona+" "+tc.loa.String(), func(t *testing.T) {
+			t.Parallel()
 			w := newWorld(t, withPersonas, nil, func(c *clave.Config) { c.LoA = tc.loa })
 			require.NoError(t, w.gw.ArmPersona(agencySPID, tc.persona))
 			s := w.headless()
@@ -254,6 +267,7 @@ func TestGatewayPersonasHeadless(t *testing.T) {
 	}
 
 	t.Run("times out", func(t *testing.T) {
+		t.Parallel()
 		w := newWorld(t, withPersonas, nil, nil)
 		require.NoError(t, w.gw.ArmPersona(agencySPID, personaTimeout))
 		s := w.headless()
@@ -270,17 +284,19 @@ func TestGatewayPersonasHeadless(t *testing.T) {
 	})
 
 	t.Run("unknown persona", func(t *testing.T) {
+		t.Parallel()
 		w := newWorld(t, withPersonas, nil, nil)
-		assert.ErrorIs(t, w.gw.ArmPersona(agencySPID, maria), clave.ErrUnknownPersona)
-		assert.ErrorIs(t, w.gw.ArmPersona("S9999999E_E99999999", personaApprove), saml.ErrUnknownSP)
+		assert.ErrorIs(t, w.gw.ArmPersona(agencySPID, maria), gateway.ErrUnknownPersona)
+		assert.ErrorIs(t, w.gw.ArmPersona("S9999999E_E99999999", personaApprove), samlidp.ErrUnknownSP)
 	})
 }
 
 func TestGatewayPersonasThroughPINPages(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, withPersonas, nil, nil)
-	require.Len(t, clave.Personas(), 7)
-	for _, p := range clave.Personas() {
-		_, err := clave.ParseDocument(p.ID)
+	require.Len(t, gateway.Personas(), 7)
+	for _, p := range gateway.Personas() {
+		_, err := dni.Parse(p.ID)
 		assert.NoError(t, err, "%s has a valid check letter", p.ID)
 		_, err = w.gw.Citizen(context.Background(), p.ID)
 		assert.NoError(t, err, "%s is registered", p.ID)
@@ -307,12 +323,13 @@ func TestGatewayPersonasThroughPINPages(t *testing.T) {
 			assert.Equal(t, http.StatusOK, s.resp.StatusCode, "the same page as anyone")
 			c, err := w.gw.Citizen(context.Background(), id)
 			require.NoError(t, err)
-			assert.Empty(t, w.gw.Inbox().Messages(clave.ChannelSMS, c.Phone))
+			assert.Empty(t, w.gw.Inbox().Messages(gateway.ChannelSMS, c.Phone))
 		})
 	}
 }
 
 func TestGatewayAdvanceClockExpiresPIN(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, nil, nil, nil)
 	s := w.start()
 	s.requestPIN(maria, mariaValid, "")
@@ -346,6 +363,7 @@ func api(t *testing.T, w *world, method, path, token, reqBody string) (int, stri
 }
 
 func TestGatewayAdminDisabled(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, nil, nil, nil)
 	for _, p := range []string{"/admin/", "/admin/api/state", "/admin/api/faults"} {
 		status, _ := api(t, w, http.MethodGet, p, adminToken, "")
@@ -354,13 +372,14 @@ func TestGatewayAdminDisabled(t *testing.T) {
 	status, _ := api(t, w, http.MethodPost, "/admin/api/arm", adminToken, `{"spid":"`+agencySPID+`","case":"SIG-01"}`)
 	assert.Equal(t, http.StatusNotFound, status)
 
-	_, err := clave.NewGateway(context.Background(), clave.GatewayConfig{
+	_, err := gateway.New(context.Background(), gateway.Config{
 		BaseURL: "http://127.0.0.1:1", SigningKey: gwKeys.Key, SigningCertificate: gwKeys.Certificate, AdminToken: "short",
 	})
 	assert.Error(t, err, "a short admin token is refused")
 }
 
 func TestGatewayAdminAPI(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, withAdmin, nil, nil)
 
 	for _, tok := range []string{"", "wrong-token-wrong-token", adminToken + "x"} {
@@ -419,7 +438,7 @@ type adminState struct {
 		ArmedFaults   []string `json:"armed_faults"`
 		ArmedPersonas []string `json:"armed_personas"`
 	} `json:"service_providers"`
-	Personas []clave.Persona `json:"personas"`
+	Personas []gateway.Persona `json:"personas"`
 }
 
 func state(t *testing.T, w *world) adminState {
@@ -431,6 +450,7 @@ func state(t *testing.T, w *world) adminState {
 }
 
 func TestGatewayAdminPage(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, withAdmin, nil, nil)
 	b := newBrowser(t)
 	admin := w.gwSrv.URL + "/admin/"

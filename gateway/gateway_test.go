@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clave-go/clave"
+	"github.com/clave-go/clave/gateway"
 	"github.com/clave-go/clave/internal/dni"
 	"github.com/clave-go/clave/saml"
 )
@@ -54,28 +56,28 @@ const (
 type world struct {
 	t       *testing.T
 	clock   *testClock
-	gw      *clave.Gateway
+	gw      *gateway.Gateway
 	gwSrv   *httptest.Server
 	agency  *agency
 	mux     *http.ServeMux
 	results chan string
 }
 
-func citizen(t *testing.T, id, validUntil, given, first, second, phone string, level string) clave.Citizen {
+func citizen(t *testing.T, id, validUntil, given, first, second, phone string, level string) gateway.Citizen {
 	d, err := dni.Parse(id)
 	require.NoError(t, err)
 	vu, err := time.Parse("02/01/2006", validUntil)
 	require.NoError(t, err)
-	return clave.Citizen{ID: d, ValidUntil: vu, GivenName: given, FirstSurname: first, SecondSurname: second,
+	return gateway.Citizen{ID: d.String(), ValidUntil: vu, GivenName: given, FirstSurname: first, SecondSurname: second,
 		DateOfBirth: time.Date(1980, 5, 17, 0, 0, 0, 0, time.UTC), Phone: phone, Email: "x@example.es",
-		Level: clave.Level(level), Status: clave.StatusActive}
+		Level: gateway.Level(level), Status: gateway.StatusActive}
 }
 
 // newWorld starts a reference gateway and an agency that trusts it.
-func newWorld(t *testing.T, tweakGW func(*clave.GatewayConfig), tweakSP func(*clave.ServiceProvider), tweakAgency func(*clave.Config)) *world {
+func newWorld(t *testing.T, tweakGW func(*gateway.Config), tweakSP func(*gateway.ServiceProvider), tweakAgency func(*clave.Config)) *world {
 	keys(t)
 	w := &world{t: t, clock: &testClock{t: time.Now().UTC().Truncate(time.Second)}}
-	var gw *clave.Gateway
+	var gw *gateway.Gateway
 	w.gwSrv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { gw.ServeHTTP(rw, r) }))
 	t.Cleanup(w.gwSrv.Close)
 
@@ -86,19 +88,19 @@ func newWorld(t *testing.T, tweakGW func(*clave.GatewayConfig), tweakSP func(*cl
 	t.Cleanup(w.agency.srv.Close)
 	acs := w.agency.srv.URL + "/clave/acs"
 
-	sp := clave.ServiceProvider{SPID: agencySPID, Name: "Agencia de pruebas", Certificates: []*x509.Certificate{spKeys.Certificate}, ACSURLs: []string{acs}}
+	sp := gateway.ServiceProvider{SPID: agencySPID, Name: "Agencia de pruebas", Certificates: []*x509.Certificate{spKeys.Certificate}, ACSURLs: []string{acs}}
 	if tweakSP != nil {
 		tweakSP(&sp)
 	}
-	cfg := clave.GatewayConfig{
+	cfg := gateway.Config{
 		BaseURL: w.gwSrv.URL, SigningKey: gwKeys.Key, SigningCertificate: gwKeys.Certificate,
-		ServiceProviders: []clave.ServiceProvider{sp}, Now: w.clock.Now, PINSecret: []byte(strings.Repeat("p", 32)),
+		ServiceProviders: []gateway.ServiceProvider{sp}, Now: w.clock.Now, PINSecret: []byte(strings.Repeat("p", 32)),
 	}
 	if tweakGW != nil {
 		tweakGW(&cfg)
 	}
 	var err error
-	gw, err = clave.NewGateway(context.Background(), cfg)
+	gw, err = gateway.New(context.Background(), cfg)
 	require.NoError(t, err)
 	w.gw = gw
 	require.NoError(t, gw.PutCitizen(context.Background(), citizen(t, maria, mariaValid, "MARIA", "GARCIA", "LOPEZ", mariaPhone, "advanced")))
@@ -129,6 +131,8 @@ var (
 	anyForm = regexp.MustCompile(`(?s)<form method="post" action="([^"]*)"`)
 	codeRe  = regexp.MustCompile(`<span class="code" id="request-code">([A-Z0-9]{4})</span>`)
 	errRe   = regexp.MustCompile(`<p class="error" id="error">([^<]*)</p>`)
+	tokenRe = regexp.MustCompile(`<input type="hidden" name="csrf" value="([^"]*)">`)
+	nonceRe = regexp.MustCompile(`nonce="[^"]*"`)
 )
 
 // session is one browser going through a login.
@@ -139,6 +143,9 @@ type session struct {
 	resp     *http.Response
 	chooser  string
 	verifyAt string
+	// token is the login's form token, from the hidden "csrf" field of the
+	// gateway's pages: a browser posts it with every form of the login.
+	token string
 }
 
 // start opens a protected agency page and posts the request to the gateway,
@@ -147,9 +154,18 @@ func (w *world) start() *session {
 	s := &session{w: w, b: newBrowser(w.t)}
 	_, page := s.b.get(w.agency.srv.URL + "/tramite")
 	require.Contains(w.t, page, `name="SAMLRequest"`)
-	s.resp, s.page = s.b.submit(page, nil)
+	s.see(s.b.submit(page, nil))
 	s.chooser = s.resp.Request.URL.String()
 	return s
+}
+
+// see makes resp and its page the current ones, keeping the login's form
+// token when the page shows it.
+func (s *session) see(resp *http.Response, page string) {
+	s.resp, s.page = resp, page
+	if m := tokenRe.FindStringSubmatch(page); m != nil {
+		s.token = html.UnescapeString(m[1])
+	}
 }
 
 func (s *session) methods() map[string]string {
@@ -162,17 +178,25 @@ func (s *session) methods() map[string]string {
 
 func (s *session) gwURL(path string) string { return s.w.gwSrv.URL + path }
 
+// post submits a form of the login to the gateway, with the login's form
+// token as the page's hidden field would add it.
 func (s *session) post(path string, vals url.Values) {
+	if vals == nil {
+		vals = url.Values{}
+	}
+	if s.token != "" && !vals.Has("csrf") {
+		vals.Set("csrf", s.token)
+	}
 	resp, err := s.b.c.PostForm(s.gwURL(path), vals)
 	require.NoError(s.w.t, err)
-	s.resp, s.page = resp, body(s.w.t, resp)
+	s.see(resp, body(s.w.t, resp))
 }
 
 // requestPIN goes from the chooser to the PIN page and asks for a PIN.
 func (s *session) requestPIN(document, contrast, code string) {
 	href, ok := s.methods()["AEAT"]
 	require.True(s.w.t, ok, "Cl@ve PIN offered: %s", s.page)
-	s.resp, s.page = s.b.get(s.gwURL(href))
+	s.see(s.b.get(s.gwURL(href)))
 	m := anyForm.FindStringSubmatch(s.page)
 	require.NotNil(s.w.t, m, s.page)
 	s.post(m[1], url.Values{"document": {document}, "contrast": {contrast}, "code": {code}})
@@ -201,13 +225,14 @@ func (s *session) finish() {
 	s.resp, s.page = s.b.submit(s.page, nil)
 }
 
-func (w *world) lastSMS(phone string) clave.Message {
-	m, err := w.gw.Inbox().Last(clave.ChannelSMS, phone)
+func (w *world) lastSMS(phone string) gateway.Message {
+	m, err := w.gw.Inbox().Last(gateway.ChannelSMS, phone)
 	require.NoError(w.t, err)
 	return m
 }
 
 func TestGatewayPINLoginEndToEnd(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, nil, nil, nil)
 	s := w.start()
 	assert.Contains(t, s.page, "Agencia de pruebas", "the chooser names the service")
@@ -229,6 +254,7 @@ func TestGatewayPINLoginEndToEnd(t *testing.T) {
 }
 
 func TestGatewayPINOutcomes(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, nil, nil, nil)
 
 	t.Run("basic registration gives low", func(t *testing.T) {
@@ -240,12 +266,12 @@ func TestGatewayPINOutcomes(t *testing.T) {
 		assert.Equal(t, "hola LUCIA|34567890V|low|AEAT|FERNANDEZ RUIZ", s.page)
 	})
 	t.Run("wrong contrast datum: same answer, no PIN delivered", func(t *testing.T) {
-		before := len(w.gw.Inbox().Messages(clave.ChannelSMS, mariaPhone))
+		before := len(w.gw.Inbox().Messages(gateway.ChannelSMS, mariaPhone))
 		s := w.start()
 		s.requestPIN(maria, "02/02/2031", "")
 		require.Equal(t, http.StatusOK, s.resp.StatusCode)
 		assert.NotEmpty(t, s.requestCode())
-		assert.Len(t, w.gw.Inbox().Messages(clave.ChannelSMS, mariaPhone), before, "nothing sent")
+		assert.Len(t, w.gw.Inbox().Messages(gateway.ChannelSMS, mariaPhone), before, "nothing sent")
 		unknown := w.start()
 		unknown.requestPIN("00000000T", "01/01/2030", "")
 		assert.Equal(t, http.StatusOK, unknown.resp.StatusCode, "an unregistered DNI gets the same page")
@@ -285,7 +311,7 @@ func TestGatewayPINOutcomes(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, s.resp.StatusCode, "the login is over")
 		assert.NotContains(t, s.page, "SAMLResponse")
 		// Typing the spent PIN again where no new one replaces it is shown
-		// through the app API (pinapi_test.go) and pin.ErrUsed in package pin.
+		// through the app API (pinapi_client_test.go) and pin.ErrUsed in package pin.
 	})
 	t.Run("user cancel", func(t *testing.T) {
 		s := w.start()
@@ -297,6 +323,7 @@ func TestGatewayPINOutcomes(t *testing.T) {
 }
 
 func TestGatewayPINLockout(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, nil, nil, nil)
 	s := w.start()
 	s.requestPIN(maria, mariaValid, "")
@@ -332,7 +359,9 @@ func TestGatewayPINLockout(t *testing.T) {
 }
 
 func TestGatewayChooserRules(t *testing.T) {
+	t.Parallel()
 	t.Run("disabled method is hidden", func(t *testing.T) {
+		t.Parallel()
 		w := newWorld(t, nil, nil, func(c *clave.Config) { c.DisabledMethods = []saml.Method{saml.MethodAEATPIN, saml.MethodEIDAS} })
 		s := w.start()
 		assert.NotContains(t, s.page, `id="method-AEAT"`)
@@ -340,12 +369,14 @@ func TestGatewayChooserRules(t *testing.T) {
 		assert.Contains(t, s.page, `id="method-GISS"`)
 	})
 	t.Run("LoA too high hides Cl@ve PIN", func(t *testing.T) {
+		t.Parallel()
 		w := newWorld(t, nil, nil, func(c *clave.Config) { c.LoA = saml.LoAHigh })
 		s := w.start()
 		assert.NotContains(t, s.page, `id="method-AEAT"`)
 		assert.Contains(t, s.page, `id="method-AFIRMA"`, "the certificate reaches high")
 	})
 	t.Run("basic citizen on a substantial request is refused", func(t *testing.T) {
+		t.Parallel()
 		w := newWorld(t, nil, nil, func(c *clave.Config) { c.LoA = saml.LoASubstantial })
 		s := w.start()
 		s.requestPIN(lucia, luciaValid, "")
@@ -356,21 +387,25 @@ func TestGatewayChooserRules(t *testing.T) {
 }
 
 func TestGatewayRefusesUntrustedRequests(t *testing.T) {
+	t.Parallel()
 	t.Run("unknown SP", func(t *testing.T) {
-		w := newWorld(t, nil, func(sp *clave.ServiceProvider) { sp.SPID = "S9999999E_E99999999" }, nil)
+		t.Parallel()
+		w := newWorld(t, nil, func(sp *gateway.ServiceProvider) { sp.SPID = "S9999999E_E99999999" }, nil)
 		s := w.start()
 		assert.Equal(t, http.StatusBadRequest, s.resp.StatusCode)
 		assert.Contains(t, s.page, "unknown service provider")
 		assert.NotContains(t, s.page, "SAMLResponse", "nothing is posted anywhere")
 	})
 	t.Run("unregistered ACS", func(t *testing.T) {
-		w := newWorld(t, nil, func(sp *clave.ServiceProvider) { sp.ACSURLs = []string{"https://otra.example.es/acs"} }, nil)
+		t.Parallel()
+		w := newWorld(t, nil, func(sp *gateway.ServiceProvider) { sp.ACSURLs = []string{"https://otra.example.es/acs"} }, nil)
 		s := w.start()
 		assert.Equal(t, http.StatusBadRequest, s.resp.StatusCode)
 		assert.Contains(t, s.page, "is not registered")
 		assert.NotContains(t, s.page, "SAMLResponse")
 	})
 	t.Run("tampered request", func(t *testing.T) {
+		t.Parallel()
 		w := newWorld(t, nil, nil, nil)
 		b := newBrowser(t)
 		_, page := b.get(w.agency.srv.URL + "/tramite")
@@ -379,6 +414,7 @@ func TestGatewayRefusesUntrustedRequests(t *testing.T) {
 		assert.Contains(t, page, "signature invalid")
 	})
 	t.Run("replayed request", func(t *testing.T) {
+		t.Parallel()
 		w := newWorld(t, nil, nil, nil)
 		b := newBrowser(t)
 		_, page := b.get(w.agency.srv.URL + "/tramite")
@@ -389,6 +425,7 @@ func TestGatewayRefusesUntrustedRequests(t *testing.T) {
 		assert.Contains(t, page, "already received")
 	})
 	t.Run("expired request", func(t *testing.T) {
+		t.Parallel()
 		w := newWorld(t, nil, nil, nil)
 		b := newBrowser(t)
 		_, page := b.get(w.agency.srv.URL + "/tramite")
@@ -397,6 +434,7 @@ func TestGatewayRefusesUntrustedRequests(t *testing.T) {
 		assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	})
 	t.Run("flow bound to the browser", func(t *testing.T) {
+		t.Parallel()
 		w := newWorld(t, nil, nil, nil)
 		s := w.start()
 		resp, _ := newBrowser(t).get(s.chooser)
@@ -405,6 +443,7 @@ func TestGatewayRefusesUntrustedRequests(t *testing.T) {
 }
 
 func TestGatewayLogoutAndCertificates(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, nil, nil, nil)
 	s := w.start()
 	s.requestPIN(maria, mariaValid, "")
@@ -439,9 +478,12 @@ func otherPIN(p string) string {
 }
 
 // stripDynamic removes what differs between two PIN pages by design (the
-// request code, the flow ID in URLs).
+// request code, the flow ID in URLs, the login's form token, the page's
+// script nonce).
 func stripDynamic(page string) string {
 	page = codeRe.ReplaceAllString(page, "")
+	page = tokenRe.ReplaceAllString(page, `<input type="hidden" name="csrf" value="X">`)
+	page = nonceRe.ReplaceAllString(page, `nonce="X"`)
 	return regexp.MustCompile(`/login/[A-Za-z0-9_-]+/`).ReplaceAllString(page, "/login/X/")
 }
 

@@ -6,24 +6,26 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/clave-go/clave"
+	"github.com/clave-go/clave/gateway"
 )
 
-func checkOf(t *testing.T, e clave.Exchange, rule string) clave.Check {
+func checkOf(t *testing.T, e gateway.Exchange, rule string) gateway.Check {
 	for _, c := range e.Checks {
 		if c.Rule == rule {
 			return c
 		}
 	}
 	t.Fatalf("no rule %s in %+v", rule, e.Checks)
-	return clave.Check{}
+	return gateway.Check{}
 }
 
 func TestGatewayInspection(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, nil, nil, nil)
 	s := w.start()
 	s.requestPIN(maria, mariaValid, "")
@@ -45,31 +47,44 @@ func TestGatewayInspection(t *testing.T) {
 		assert.NotEmpty(t, c.EN)
 	}
 
-	// A tampered request: the signature rule fails, the ones after it are not
-	// evaluated, the ones before passed.
+	// A tampered request: its service did not sign it, so anyone could have
+	// posted it, and it is refused without being kept (see
+	// TestInspectionKeepsOnlyAuthenticated for the flood this prevents).
 	b := newBrowser(t)
 	_, page := b.get(w.agency.srv.URL + "/tramite")
 	r, _ := b.submit(page, editRequest(t, "LoA/low", "LoA/high"))
 	require.Equal(t, http.StatusBadRequest, r.StatusCode)
+	assert.Len(t, w.gw.Inspect(agencySPID), 2, "an unsigned sender's request is not kept")
+
+	// Requests naming an unknown service are not kept either, nor is the
+	// SPID they claim listed.
+	b2 := newBrowser(t)
+	_, page = b2.get(w.agency.srv.URL + "/tramite")
+	r, _ = b2.submit(page, editRequest(t, agencySPID, "S1111111E_E11111111"))
+	require.Equal(t, http.StatusBadRequest, r.StatusCode)
+	assert.Empty(t, w.gw.Inspect("S1111111E_E11111111"))
+	assert.NotContains(t, w.gw.InspectedServices(), "S1111111E_E11111111")
+
+	// A signed request that breaks a later rule is kept: the rule fails, the
+	// ones after it are not evaluated, the ones before passed.
+	b3 := newBrowser(t)
+	_, page = b3.get(w.agency.srv.URL + "/tramite")
+	w.clock.Advance(time.Hour)
+	r, _ = b3.submit(page, nil)
+	require.Equal(t, http.StatusBadRequest, r.StatusCode)
 	bad := w.gw.Inspect(agencySPID)[0]
 	assert.False(t, bad.Accepted())
 	assert.True(t, checkOf(t, bad, "provider").Passed)
-	sig := checkOf(t, bad, "signature")
-	assert.False(t, sig.Passed)
-	assert.Contains(t, sig.Detail, "signature")
+	assert.True(t, checkOf(t, bad, "signature").Passed)
+	instant := checkOf(t, bad, "instant")
+	assert.True(t, instant.Evaluated)
+	assert.False(t, instant.Passed)
+	assert.NotEmpty(t, instant.Detail)
 	assert.False(t, checkOf(t, bad, "acs").Evaluated)
-
-	// Requests naming an unknown service are filed under the SPID they claim.
-	b2 := newBrowser(t)
-	_, page = b2.get(w.agency.srv.URL + "/tramite")
-	_, _ = b2.submit(page, editRequest(t, agencySPID, "S1111111E_E11111111"))
-	unknown := w.gw.Inspect("S1111111E_E11111111")
-	require.Len(t, unknown, 1)
-	assert.False(t, checkOf(t, unknown[0], "provider").Passed)
-	assert.Contains(t, w.gw.InspectedServices(), "S1111111E_E11111111")
 }
 
 func TestGatewayInspectionThroughAdmin(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, withAdmin, nil, nil)
 	s := w.start()
 	s.requestPIN(maria, mariaValid, "")
@@ -82,8 +97,8 @@ func TestGatewayInspectionThroughAdmin(t *testing.T) {
 	status, out := api(t, w, http.MethodGet, "/admin/api/inspect?spid="+agencySPID, adminToken, "")
 	require.Equal(t, http.StatusOK, status, out)
 	var got struct {
-		Services  []string         `json:"services"`
-		Exchanges []clave.Exchange `json:"exchanges"`
+		Services  []string           `json:"services"`
+		Exchanges []gateway.Exchange `json:"exchanges"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &got))
 	assert.Equal(t, []string{agencySPID}, got.Services)

@@ -29,6 +29,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clave-go/clave"
+	"github.com/clave-go/clave/gateway"
 	"github.com/clave-go/clave/internal/pki"
 	"github.com/clave-go/clave/saml"
 )
@@ -150,6 +151,7 @@ func (a *crewjamACS) result() (*crewjam.Assertion, error) {
 }
 
 func TestInteropCrewjamAcceptsGatewayResponses(t *testing.T) {
+	t.Parallel()
 	const crewSPID = "S0000000E_E00000001"
 	for _, tc := range []struct {
 		name             string
@@ -161,6 +163,7 @@ func TestInteropCrewjamAcceptsGatewayResponses(t *testing.T) {
 		{"assertion encrypted", true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			w := newWorld(t, nil, nil, nil)
 			acs := &crewjamACS{}
 			srv := httptest.NewServer(acs)
@@ -197,7 +200,7 @@ func TestInteropCrewjamAcceptsGatewayResponses(t *testing.T) {
 				// TimeNow, so nothing global changes under other tests.
 				Clock: dsig.NewFakeClock(clockworkAt{clockwork.NewRealClock(), w.clock.Now}),
 			}
-			reg := clave.ServiceProvider{
+			reg := gateway.ServiceProvider{
 				SPID: crewSPID, Name: "Sede con crewjam", Certificates: []*x509.Certificate{spKeys.Certificate},
 				ACSURLs: []string{acsURL.String()}, SignAssertion: tc.signAssertion,
 			}
@@ -305,7 +308,9 @@ func xmlsec1Verify(t *testing.T, raw []byte, cert *x509.Certificate, xpath strin
 }
 
 func TestInteropXMLSecVerifiesGatewayResponses(t *testing.T) {
+	t.Parallel()
 	t.Run("response signed", func(t *testing.T) {
+		t.Parallel()
 		w := newWorld(t, nil, nil, nil)
 		s := w.start()
 		s.pinLogin()
@@ -321,7 +326,8 @@ func TestInteropXMLSecVerifiesGatewayResponses(t *testing.T) {
 		assert.ErrorContains(t, err, "References (ok/all): 0/1", "the digest of the changed response fails")
 	})
 	t.Run("assertion signed too", func(t *testing.T) {
-		w := newWorld(t, nil, func(sp *clave.ServiceProvider) { sp.SignAssertion = true }, nil)
+		t.Parallel()
+		w := newWorld(t, nil, func(sp *gateway.ServiceProvider) { sp.SignAssertion = true }, nil)
 		s := w.start()
 		s.pinLogin()
 		raw := postedResponse(t, s.page)
@@ -333,6 +339,7 @@ func TestInteropXMLSecVerifiesGatewayResponses(t *testing.T) {
 }
 
 func TestGatewayPerSPResponseOptions(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name          string
 		signAssertion bool
@@ -343,9 +350,10 @@ func TestGatewayPerSPResponseOptions(t *testing.T) {
 		{"assertion signed and encrypted", true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			// The agency decrypts with its Key by default, so its certificate
 			// is the one registered for encryption.
-			w := newWorld(t, nil, func(sp *clave.ServiceProvider) {
+			w := newWorld(t, nil, func(sp *gateway.ServiceProvider) {
 				sp.SignAssertion = tc.signAssertion
 				if tc.encrypt {
 					sp.EncryptionCertificate = spKeys.Certificate
@@ -393,6 +401,7 @@ func TestGatewayPerSPResponseOptions(t *testing.T) {
 // TestInteropCertificateRollover follows the gateway's signing key from key1
 // to key2 through its published certificates, as services do in production.
 func TestInteropCertificateRollover(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	keys(t)
 	key1 := gwKeys
@@ -437,7 +446,7 @@ func TestInteropCertificateRollover(t *testing.T) {
 
 	// The gateway restarts signing with key2, publishing key1 beside it for
 	// services that have not refreshed yet.
-	w.swap(func(c *clave.GatewayConfig) {
+	w.swap(func(c *gateway.Config) {
 		c.SigningKey, c.SigningCertificate = key2.Key, key2.Certificate
 		c.NextCertificates = []*x509.Certificate{key1.Certificate}
 	})

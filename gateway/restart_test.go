@@ -17,13 +17,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clave-go/clave"
+	"github.com/clave-go/clave/gateway"
 	"github.com/clave-go/clave/saml"
 )
 
 // gatewaySlot serves whichever gateway is current, so a test can replace the
 // gateway behind one address as a restart or a key rollover does, while
 // browsers keep their cookies and the agency keeps its configuration.
-type gatewaySlot struct{ cur atomic.Pointer[clave.Gateway] }
+type gatewaySlot struct {
+	cur atomic.Pointer[gateway.Gateway]
+}
 
 func (s *gatewaySlot) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.cur.Load().ServeHTTP(w, r) }
 
@@ -31,12 +34,12 @@ func (s *gatewaySlot) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.cur.
 type slotWorld struct {
 	*world
 	slot gatewaySlot
-	base clave.GatewayConfig
+	base gateway.Config
 }
 
 // newSlotWorld is newWorld with a replaceable gateway. Citizens are not
 // registered: each test knows whether its gateway keeps them.
-func newSlotWorld(t *testing.T, tweakGW func(*clave.GatewayConfig), tweakAgency func(*clave.Config)) *slotWorld {
+func newSlotWorld(t *testing.T, tweakGW func(*gateway.Config), tweakAgency func(*clave.Config)) *slotWorld {
 	keys(t)
 	sw := &slotWorld{world: &world{t: t, clock: &testClock{t: time.Now().UTC().Truncate(time.Second)}}}
 	sw.gwSrv = httptest.NewServer(&sw.slot)
@@ -47,9 +50,9 @@ func newSlotWorld(t *testing.T, tweakGW func(*clave.GatewayConfig), tweakAgency 
 	t.Cleanup(sw.agency.srv.Close)
 	acs := sw.agency.srv.URL + "/clave/acs"
 
-	sw.base = clave.GatewayConfig{
+	sw.base = gateway.Config{
 		BaseURL: sw.gwSrv.URL, SigningKey: gwKeys.Key, SigningCertificate: gwKeys.Certificate,
-		ServiceProviders: []clave.ServiceProvider{{SPID: agencySPID, Name: "Agencia de pruebas",
+		ServiceProviders: []gateway.ServiceProvider{{SPID: agencySPID, Name: "Agencia de pruebas",
 			Certificates: []*x509.Certificate{spKeys.Certificate}, ACSURLs: []string{acs}}},
 		Now: sw.clock.Now, PINSecret: []byte(strings.Repeat("p", 32)),
 	}
@@ -81,12 +84,12 @@ func newSlotWorld(t *testing.T, tweakGW func(*clave.GatewayConfig), tweakAgency 
 
 // swap builds a gateway from the base configuration changed by tweak and puts
 // it behind the address in place of the current one.
-func (sw *slotWorld) swap(tweak func(*clave.GatewayConfig)) *clave.Gateway {
+func (sw *slotWorld) swap(tweak func(*gateway.Config)) *gateway.Gateway {
 	cfg := sw.base
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	gw, err := clave.NewGateway(context.Background(), cfg)
+	gw, err := gateway.New(context.Background(), cfg)
 	require.NoError(sw.t, err)
 	sw.slot.cur.Store(gw)
 	sw.gw = gw
@@ -104,15 +107,16 @@ const (
 // progress and seen request IDs all live in the database, so none of them may
 // be lost or reset by a restart.
 func TestGatewayRestartOnSameDatabase(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "gateway.db")
-	db1, err := clave.OpenGatewayDB(ctx, path)
+	db1, err := gateway.OpenDB(ctx, path)
 	require.NoError(t, err)
 	closeDB1 := sync.OnceValue(db1.Close)
 	t.Cleanup(func() { _ = closeDB1() })
 
-	w := newSlotWorld(t, func(c *clave.GatewayConfig) { c.DB = db1 }, nil)
-	people := []clave.Citizen{
+	w := newSlotWorld(t, func(c *gateway.Config) { c.DB = db1 }, nil)
+	people := []gateway.Citizen{
 		citizen(t, maria, mariaValid, "MARIA", "GARCIA", "LOPEZ", mariaPhone, "advanced"),
 		citizen(t, lucia, luciaValid, "LUCIA", "FERNANDEZ", "RUIZ", luciaPhone, "basic"),
 		citizen(t, pedro, pedroValid, "PEDRO", "SANCHEZ", "GIL", pedroPhone, "advanced"),
@@ -162,15 +166,15 @@ func TestGatewayRestartOnSameDatabase(t *testing.T) {
 	// the new one opens the same file with the same PIN secret.
 	require.NoError(t, closeDB1())
 	w.clock.Advance(2 * time.Minute)
-	db2, err := clave.OpenGatewayDB(ctx, path)
+	db2, err := gateway.OpenDB(ctx, path)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db2.Close() })
-	w.swap(func(c *clave.GatewayConfig) { c.DB = db2 })
+	w.swap(func(c *gateway.Config) { c.DB = db2 })
 
 	t.Run("citizens intact", func(t *testing.T) {
 		for _, want := range people {
-			got, err := w.gw.Citizen(ctx, want.ID.String())
-			require.NoError(t, err, want.ID.String())
+			got, err := w.gw.Citizen(ctx, want.ID)
+			require.NoError(t, err, want.ID)
 			assert.Equal(t, want.GivenName, got.GivenName)
 			assert.Equal(t, want.FamilyNames(), got.FamilyNames())
 			assert.Equal(t, want.Phone, got.Phone)
@@ -209,7 +213,7 @@ func TestGatewayRestartOnSameDatabase(t *testing.T) {
 		s := w.start()
 		s.requestPIN(pedro, pedroValid, "")
 		assert.Equal(t, http.StatusForbidden, s.resp.StatusCode, "no new PIN either")
-		assert.Empty(t, w.gw.Inbox().Messages(clave.ChannelSMS, pedroPhone))
+		assert.Empty(t, w.gw.Inbox().Messages(gateway.ChannelSMS, pedroPhone))
 	})
 	t.Run("login started before the restart finishes after it", func(t *testing.T) {
 		sLater.requestPIN(maria, mariaValid, "")

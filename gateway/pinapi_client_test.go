@@ -1,4 +1,4 @@
-package clave_test
+package gateway_test
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -15,7 +14,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strings"
 	"sync"
@@ -26,6 +24,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clave-go/clave"
+	"github.com/clave-go/clave/clavetest"
+	"github.com/clave-go/clave/gateway"
 	"github.com/clave-go/clave/internal/dni"
 	"github.com/clave-go/clave/saml"
 )
@@ -85,8 +85,9 @@ func (l *logBuffer) values(t *testing.T) []string {
 }
 
 func TestPINAPILoginEndToEnd(t *testing.T) {
+	t.Parallel()
 	logs := &logBuffer{}
-	w := newWorld(t, func(c *clave.GatewayConfig) { c.Logger = slog.New(slog.NewJSONHandler(logs, nil)) }, nil, nil)
+	w := newWorld(t, func(c *gateway.Config) { c.Logger = slog.New(slog.NewJSONHandler(logs, nil)) }, nil, nil)
 	ctx := context.Background()
 	pc := w.pinClient()
 
@@ -206,6 +207,7 @@ func smsCount(w *world) int {
 }
 
 func TestPINAPIRequestRevealsNothing(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, nil, nil, nil)
 	registered := w.signedCall(pinRequestPath, w.apiBody(map[string]string{"document": maria, "contrast": mariaValid}))
 	require.Equal(t, http.StatusOK, registered.status, registered.json)
@@ -243,6 +245,7 @@ func TestPINAPIRequestRevealsNothing(t *testing.T) {
 }
 
 func TestPINAPIRefusesUnauthenticatedCalls(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, nil, nil, nil)
 	fresh, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
@@ -320,6 +323,7 @@ func TestPINAPIRefusesUnauthenticatedCalls(t *testing.T) {
 }
 
 func TestPINAPIStrictBodies(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, nil, nil, nil)
 	now := w.clock.Now().Format(time.RFC3339)
 	env := func() string {
@@ -353,6 +357,7 @@ func TestPINAPIStrictBodies(t *testing.T) {
 }
 
 func TestPINAPIVerifyOutcomes(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, nil, nil, nil)
 	ctx := context.Background()
 	pc := w.pinClient()
@@ -423,6 +428,7 @@ func TestPINAPIVerifyOutcomes(t *testing.T) {
 }
 
 func TestPINAPILockout(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, nil, nil, nil)
 	ctx := context.Background()
 	pc := w.pinClient()
@@ -464,7 +470,8 @@ func TestPINAPILockout(t *testing.T) {
 }
 
 func TestPINAPIServiceRateLimit(t *testing.T) {
-	w := newWorld(t, func(c *clave.GatewayConfig) { c.APIRate = clave.APIRateLimit{PerMinute: 2, Burst: 2} }, nil, nil)
+	t.Parallel()
+	w := newWorld(t, func(c *gateway.Config) { c.APIRate = gateway.APIRateLimit{PerMinute: 2, Burst: 2} }, nil, nil)
 	ctx := context.Background()
 	pc := w.pinClient()
 	r := clave.PINRequest{Document: "00000000T", Contrast: mariaValid}
@@ -486,6 +493,7 @@ func TestPINAPIServiceRateLimit(t *testing.T) {
 }
 
 func TestPINClientRefusesPlainHTTPToOtherHosts(t *testing.T) {
+	t.Parallel()
 	keys(t)
 	pc := &clave.PINClient{GatewayBaseURL: "http://pasarela.example", SPID: agencySPID, Key: spKeys.Key}
 	_, err := pc.RequestPIN(context.Background(), clave.PINRequest{Document: maria})
@@ -493,45 +501,28 @@ func TestPINClientRefusesPlainHTTPToOtherHosts(t *testing.T) {
 }
 
 // A procedures app logs a citizen in with Cl@ve PIN through the service's
-// back end: no browser, the same signed Response.
-func ExamplePINClient() {
+// back end: no browser, the same signed Response. The reference gateway
+// (started by clavetest, with the demo citizen registered) stands in for
+// Cl@ve; acs is only ever a name here.
+func Example_pinClient() {
 	ctx := context.Background()
-	sp, gwPair := exampleKeys()
-
-	// The reference gateway stands in for Cl@ve; acs is only ever a name here.
-	var gw *clave.Gateway
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { gw.ServeHTTP(w, r) }))
-	defer srv.Close()
-	const spid, acs = "S0000000E_E00000000", "https://sede.example.es/clave/acs"
-	gw, err := clave.NewGateway(ctx, clave.GatewayConfig{
-		BaseURL: srv.URL, SigningKey: gwPair.Key, SigningCertificate: gwPair.Certificate,
-		ServiceProviders: []clave.ServiceProvider{{SPID: spid, Certificates: []*x509.Certificate{sp.Certificate}, ACSURLs: []string{acs}}},
-	})
-	if err != nil {
-		panic(err)
-	}
-	err = gw.PutCitizen(ctx, clave.Citizen{ID: dni.MustParse("12345678Z"), ValidUntil: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
-		GivenName: "MARIA", FirstSurname: "GARCIA", DateOfBirth: time.Date(1980, 5, 17, 0, 0, 0, 0, time.UTC), Phone: "+34600000001", Email: "m@example.es",
-		Level: clave.LevelAdvanced, Status: clave.StatusActive})
-	if err != nil {
-		panic(err)
-	}
+	gw := clavetest.NewGateway()
+	defer gw.Close()
+	const acs = "https://sede.example.es/clave/acs"
 
 	// The service's back end: a Client to validate, a PINClient to call.
-	c, _ := clave.New(clave.Config{
-		Environment: clave.Custom, GatewayURL: gw.Endpoint(), GatewayIssuer: gw.Issuer(),
-		GatewayCertificates: saml.StaticCertificates(gw.TrustedCertificates()),
-		SPID:                spid, ApplicationName: "Trámites", ACSURL: acs, Key: sp.Key,
-		CookieSecret: []byte("0123456789abcdef0123456789abcdef"),
-	})
-	pc := &clave.PINClient{GatewayBaseURL: srv.URL, SPID: spid, Key: sp.Key}
+	c, err := clave.New(gw.Config(acs))
+	if err != nil {
+		panic(err)
+	}
+	pc := &clave.PINClient{GatewayBaseURL: gw.URL, SPID: clavetest.SPID, Key: gw.AgencyKey()}
 
 	ticket, err := pc.RequestPIN(ctx, clave.PINRequest{Document: "12345678Z", Contrast: "01/01/2030"})
 	if err != nil {
 		panic(err)
 	}
-	sms, _ := gw.Inbox().Last(clave.ChannelSMS, "+34600000001") // what the citizen reads on the phone
-	requestID, _ := saml.NewID(nil)                             // kept by the back end for this app session
+	sms, _ := gw.Inbox().Last(gateway.ChannelSMS, "+34600000001") // what the citizen reads on the phone
+	requestID, _ := saml.NewID(nil)                               // kept by the back end for this app session
 	resp, err := pc.VerifyPIN(ctx, clave.PINVerification{Document: "12345678Z", RequestCode: ticket.RequestCode,
 		PIN: sms.Code, RequestID: requestID, ACSURL: acs, LoA: saml.LoASubstantial})
 	if err != nil {

@@ -1,13 +1,15 @@
-package clave_test
+package gateway_test
 
 import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,36 +48,84 @@ func requireBrowser(t *testing.T) string {
 	return ""
 }
 
-// newChrome starts a headless Chromium with a fresh profile and returns a
-// context for one tab. Everything stops when the test ends or after
-// browserGuard.
+// chrome is the one headless Chromium that the package's browser tests share:
+// starting a browser costs more than any of the tests, so each test opens a
+// tab of its own in a fresh browser context (its own cookies and storage,
+// like a private window) instead. TestMain stops it.
+var chrome struct {
+	once    sync.Once
+	ctx     context.Context // the browser's
+	err     error
+	stop    context.CancelFunc
+	profile string
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if chrome.stop != nil {
+		chrome.stop() // also waits for the browser process to exit
+	}
+	if chrome.profile != "" {
+		_ = os.RemoveAll(chrome.profile)
+	}
+	os.Exit(code)
+}
+
+// startChrome starts the shared browser once, with a fresh profile. Its
+// temporary files go under the profile too, so nothing is left in /tmp.
+func startChrome(exe string) (context.Context, error) {
+	chrome.once.Do(func() {
+		if chrome.profile, chrome.err = os.MkdirTemp("", "clave-chromium-"); chrome.err != nil {
+			return
+		}
+		actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+			chromedp.ExecPath(exe),
+			chromedp.Headless,
+			chromedp.NoSandbox, // CI runs as root, where Chromium refuses its sandbox
+			chromedp.DisableGPU,
+			chromedp.NoFirstRun,
+			chromedp.NoDefaultBrowserCheck,
+			chromedp.Flag("disable-quic", true),
+			chromedp.Flag("disable-background-networking", true),
+			chromedp.Flag("disable-component-update", true),
+			chromedp.Flag("disable-sync", true),
+			chromedp.UserDataDir(filepath.Join(chrome.profile, "profile")),
+			chromedp.Env("TMPDIR="+chrome.profile),
+		)
+		bctx, cancelBrowser := chromedp.NewContext(actx)
+		chrome.ctx = bctx
+		chrome.stop = func() { cancelBrowser(); cancelAlloc() }
+		// Start the browser now, so a browser that cannot start fails the
+		// test that asked for it, within the guard. The first action on bctx
+		// must not carry a deadline: its context becomes the browser's.
+		started := make(chan error, 1)
+		go func() { started <- chromedp.Do(bctx) }()
+		select {
+		case err := <-started:
+			if err != nil {
+				chrome.err = fmt.Errorf("starting %s: %w", exe, err)
+			}
+		case <-time.After(browserGuard):
+			chrome.err = fmt.Errorf("starting %s: no answer in %s", exe, browserGuard)
+		}
+	})
+	return chrome.ctx, chrome.err
+}
+
+// newChrome returns a context for a new tab of the shared headless Chromium,
+// in a browser context of its own. The tab closes when the test ends, and
+// everything it does stops after browserGuard.
 func newChrome(t *testing.T) context.Context {
 	t.Helper()
 	exe := requireBrowser(t)
-	// Made before the cancels are registered, so it is removed after the
-	// browser has exited (cleanups run last-in, first-out).
-	profile := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), browserGuard)
+	bctx, err := startChrome(exe)
+	require.NoError(t, err)
+	tctx, closeTab := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
+	t.Cleanup(closeTab)
+	ctx, cancel := context.WithTimeout(tctx, browserGuard)
 	t.Cleanup(cancel)
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox, // CI runs as root, where Chromium refuses its sandbox
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(profile),
-	)
-	t.Cleanup(cancelAlloc) // also waits for the browser process to exit
-	bctx, cancelTab := chromedp.NewContext(actx)
-	t.Cleanup(cancelTab)
-	// Start the browser now, so a browser that cannot start fails here.
-	require.NoError(t, chromedp.Do(bctx), "starting %s", exe)
-	return bctx
+	require.NoError(t, chromedp.Do(ctx), "opening a tab")
+	return ctx
 }
 
 // waitBody waits until the page's visible text contains want, across the
@@ -123,6 +173,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 }
 
 func TestBrowserPINLogin(t *testing.T) {
+	t.Parallel()
 	ctx := newChrome(t)
 	w := newWorld(t, nil, nil, nil)
 
@@ -157,6 +208,7 @@ func TestBrowserPINLogin(t *testing.T) {
 }
 
 func TestBrowserCancel(t *testing.T) {
+	t.Parallel()
 	ctx := newChrome(t)
 	w := newWorld(t, nil, nil, nil)
 
@@ -172,6 +224,7 @@ func TestBrowserCancel(t *testing.T) {
 }
 
 func TestBrowserNoJavaScript(t *testing.T) {
+	t.Parallel()
 	ctx := newChrome(t)
 	w := newWorld(t, nil, nil, nil)
 	// The override belongs to the tab, so it holds across the navigations.
