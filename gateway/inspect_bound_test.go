@@ -127,13 +127,13 @@ func junk(spid string, i int) []byte {
 		i, spid, junkMarker, strings.Repeat("x", 4<<10))
 }
 
-// TestInspectionKeepsOnlyAuthenticated: ten thousand junk requests claiming
+// TestInspectionKeepsOnlyAuthenticated: two thousand junk requests claiming
 // random SPIDs (and some the registered one, unsigned) among a few genuine
 // ones: the inspector holds the genuine ones only, within its byte budget,
 // and the junk is logged without its bodies.
 func TestInspectionKeepsOnlyAuthenticated(t *testing.T) {
 	w := newBoundWorld(t)
-	const junkPosts = 10_000
+	const junkPosts = 2_000 // the load command (examples/load -scenario junk) sends 10,000
 	w.genuine(t)
 	genuinePosts := 1
 
@@ -237,10 +237,10 @@ func TestInspectorBounds(t *testing.T) {
 // and its share of the inspection buffer (bounded apart).
 func TestPendingLoginSize(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts a thousand logins")
+		t.Skip("starts hundreds of logins")
 	}
 	w := newBoundWorld(t)
-	const logins = 1000
+	const logins = 300
 	w.genuine(t) // warm up the connection, the pools and the first allocations
 
 	var before, after runtime.MemStats
