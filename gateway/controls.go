@@ -70,8 +70,9 @@ type controls struct {
 	untrusted *faults.KeyPair
 	next      *faults.KeyPair
 
-	// adminKey keys the admin session cookie and CSRF tokens; adminMAC is
-	// the MAC of the admin token, what the cookie carries.
+	// adminKey keys the MACs of the admin pages (session IDs, CSRF
+	// tokens); adminMAC is the MAC of the admin token, against which a
+	// presented token is compared. The sessions themselves are in adminSite.
 	adminKey []byte
 	adminMAC []byte
 }
@@ -134,7 +135,7 @@ func (c *controls) armed() (fs, ps map[string][]string) {
 }
 
 // initControls validates the controls' configuration, mounts the admin page
-// and seeds the personas; NewGateway calls it last.
+// and seeds the personas; New calls it last.
 func (g *Gateway) initControls(ctx context.Context) error {
 	c := &g.controls
 	c.faults, c.personas = map[string][]string{}, map[string][]string{}

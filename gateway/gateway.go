@@ -169,7 +169,9 @@ func OpenDB(ctx context.Context, path string) (*sql.DB, error) {
 	return sqlite.Open(ctx, path)
 }
 
-// NewGateway builds a Gateway.
+// New builds a Gateway from cfg, creating its tables in cfg.DB when one is
+// given. It fails on a missing or unusable signing key, a BaseURL that is not
+// an absolute http(s) URL, or an invalid service or method.
 func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	u, err := url.Parse(cfg.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -388,6 +388,26 @@ func TestPINAPIVerifyOutcomes(t *testing.T) {
 		assert.Equal(t, http.StatusConflict, apiErr.Status)
 		assert.Equal(t, "request_reused", apiErr.Code)
 	})
+	t.Run("a refused call spends nothing", func(t *testing.T) {
+		w := newWorld(t, nil, nil, nil) // maria's PIN requests are counted apart
+		pc := w.pinClient()
+		reqID := newRequestID(t)
+		_, err := w.appLogin(reqID)
+		require.NoError(t, err)
+		// The same request ID again, with a fresh, right PIN: refused...
+		ticket, err := pc.RequestPIN(ctx, clave.PINRequest{Document: maria, Contrast: mariaValid})
+		require.NoError(t, err)
+		v := clave.PINVerification{Document: maria, RequestCode: ticket.RequestCode, PIN: w.lastSMS(mariaPhone).Code,
+			RequestID: reqID, ACSURL: w.acs(), LoA: saml.LoASubstantial}
+		_, err = pc.VerifyPIN(ctx, v)
+		require.ErrorAs(t, err, &apiErr)
+		assert.Equal(t, "request_reused", apiErr.Code)
+		// ...and the PIN still logs in under a new request ID.
+		v.RequestID = newRequestID(t)
+		resp, err := pc.VerifyPIN(ctx, v)
+		require.NoError(t, err, "the refused call did not spend the PIN")
+		assert.NotEmpty(t, resp)
+	})
 	t.Run("wrong PIN", func(t *testing.T) {
 		ticket, err := pc.RequestPIN(ctx, clave.PINRequest{Document: lucia, Contrast: luciaValid})
 		require.NoError(t, err)

@@ -1,0 +1,51 @@
+package gateway_test
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/clave-go/clave/gateway"
+)
+
+// TestStorageFailureIsNotTheCitizensMistake breaks the Cl@ve PIN table of a
+// file database in the middle of a login: the citizen is told to try again
+// (503), never "wrong PIN", nothing is counted against them, and once the
+// database is back the same PIN logs them in.
+func TestStorageFailureIsNotTheCitizensMistake(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := gateway.OpenDB(ctx, filepath.Join(t.TempDir(), "gateway.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	w := newWorld(t, func(c *gateway.Config) { c.DB = db }, nil, nil)
+
+	s := w.start()
+	s.requestPIN(maria, mariaValid, "")
+	require.Equal(t, http.StatusOK, s.resp.StatusCode, s.page)
+	right := w.lastSMS(mariaPhone).Code
+	s.verify(otherPIN(right), "")
+	require.Equal(t, http.StatusUnauthorized, s.resp.StatusCode, "a wrong PIN is the citizen's mistake")
+
+	_, err = db.ExecContext(ctx, `ALTER TABLE pin_citizens RENAME TO pin_citizens_away`)
+	require.NoError(t, err)
+	for _, typed := range []string{otherPIN(right), right} {
+		s.verify(typed, "")
+		assert.Equal(t, http.StatusServiceUnavailable, s.resp.StatusCode, "storage down: try again (%s)", typed)
+		assert.Contains(t, s.page, "no está disponible en este momento", "says to try again")
+	}
+	_, err = db.ExecContext(ctx, `ALTER TABLE pin_citizens_away RENAME TO pin_citizens`)
+	require.NoError(t, err)
+
+	var failures int
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT failures FROM pin_citizens WHERE citizen = ?`, maria).Scan(&failures))
+	assert.Equal(t, 1, failures, "only the answered failure was counted")
+	s.verify(right, "")
+	s.finish()
+	assert.Equal(t, http.StatusOK, s.resp.StatusCode)
+	assert.Contains(t, s.page, "hola MARIA")
+}
