@@ -9,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/clave-go/clave/internal/calendar"
 	"github.com/clave-go/clave/internal/dni"
 )
 
@@ -114,7 +115,6 @@ const (
 	maxEmailLen = 254
 	// maxContrastLen caps the work a typed contrast datum can cause.
 	maxContrastLen = 64
-	dateLayout     = "2006-01-02"
 )
 
 // permanentValidity is the validity date printed on a permanent DNI.
@@ -158,7 +158,7 @@ func (c Citizen) FamilyNames() string {
 // IsPermanentDNI reports whether the citizen's contrast datum is the issue
 // date rather than the (shared, hence public) 01-01-9999 validity date.
 func (c Citizen) IsPermanentDNI() bool {
-	return c.kind() == dni.KindDNI && !c.ValidUntil.IsZero() && dateOnly(c.ValidUntil).Equal(permanentValidity)
+	return c.kind() == dni.KindDNI && !c.ValidUntil.IsZero() && calendar.Date(c.ValidUntil).Equal(permanentValidity)
 }
 
 // MatchContrast checks the contrast datum typed in a login form, which
@@ -186,7 +186,7 @@ func (c Citizen) MatchContrast(datum string) bool {
 		if expected.IsZero() {
 			return false
 		}
-		got, want = d, formatDate(expected)
+		got, want = d, calendar.Format(expected)
 	case dni.KindNIE:
 		got, want = normalizeSupport(datum), normalizeSupport(c.SupportNumber)
 		if want == "" {
@@ -200,13 +200,13 @@ func (c Citizen) MatchContrast(datum string) bool {
 
 // typedDateLayouts are the forms citizens type dates in: Spanish order with
 // either separator, and ISO as an HTML date input sends it.
-var typedDateLayouts = []string{"02/01/2006", "02-01-2006", dateLayout}
+var typedDateLayouts = []string{"02/01/2006", "02-01-2006", calendar.Layout}
 
 func parseTypedDate(s string) (string, bool) {
 	s = strings.TrimSpace(s)
 	for _, layout := range typedDateLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
-			return t.Format(dateLayout), true
+			return t.Format(calendar.Layout), true
 		}
 	}
 	return "", false
@@ -276,9 +276,9 @@ func (c Citizen) Normalized() Citizen {
 	if c.kind() == dni.KindNIE || c.SupportNumber != "" {
 		c.SupportNumber = normalizeSupport(c.SupportNumber)
 	}
-	c.ValidUntil = dateOnly(c.ValidUntil)
-	c.IssuedOn = dateOnly(c.IssuedOn)
-	c.DateOfBirth = dateOnly(c.DateOfBirth)
+	c.ValidUntil = calendar.Date(c.ValidUntil)
+	c.IssuedOn = calendar.Date(c.IssuedOn)
+	c.DateOfBirth = calendar.Date(c.DateOfBirth)
 	if !c.CreatedAt.IsZero() {
 		c.CreatedAt = c.CreatedAt.UTC() // also drops the monotonic reading
 	}
@@ -386,30 +386,4 @@ func checkEmail(bad func(field, reason string), s string) {
 	if err != nil || a.Name != "" || a.Address != s || !strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".") {
 		bad("email", "not a plain address like name@example.es")
 	}
-}
-
-// dateOnly keeps the calendar date of t as seen in t's own location, so a
-// date built in Europe/Madrid does not shift to the previous day in UTC.
-func dateOnly(t time.Time) time.Time {
-	if t.IsZero() {
-		return time.Time{}
-	}
-	y, m, d := t.Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
-
-// formatDate is the ISO form used in storage and the seed file; the zero
-// time is the empty string, meaning "not set".
-func formatDate(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.Format(dateLayout)
-}
-
-func parseDate(s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	return time.Parse(dateLayout, s)
 }

@@ -15,8 +15,6 @@
 package registry
 
 import (
-	"time"
-
 	"github.com/clave-go/clave/gateway/method"
 )
 
@@ -42,30 +40,3 @@ var ErrInvalid = method.ErrInvalid
 
 // NormalizePhone returns a Spanish mobile number in E.164.
 func NormalizePhone(s string) (string, error) { return method.NormalizePhone(s) }
-
-const dateLayout = "2006-01-02"
-
-// dateOnly keeps the calendar date of t as seen in t's own location.
-func dateOnly(t time.Time) time.Time {
-	if t.IsZero() {
-		return time.Time{}
-	}
-	y, m, d := t.Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
-
-// formatDate is the ISO form used in storage and the seed file; the zero
-// time is the empty string, meaning "not set".
-func formatDate(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.Format(dateLayout)
-}
-
-func parseDate(s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	return time.Parse(dateLayout, s)
-}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/clave-go/clave/internal/calendar"
 	"github.com/clave-go/clave/internal/dni"
 )
 
@@ -117,7 +118,7 @@ func (e seedCitizen) citizen() (Citizen, error) {
 		text string
 		dst  *time.Time
 	}{{"valid_until", e.ValidUntil, &c.ValidUntil}, {"issued_on", e.IssuedOn, &c.IssuedOn}, {"date_of_birth", e.DateOfBirth, &c.DateOfBirth}} {
-		if *f.dst, err = parseDate(f.text); err != nil {
+		if *f.dst, err = calendar.Parse(f.text); err != nil {
 			return Citizen{}, &FieldError{Field: f.name, Reason: "want yyyy-mm-dd or an empty string"}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/clave-go/clave/internal/calendar"
 	"github.com/clave-go/clave/internal/dni"
 	"github.com/clave-go/clave/internal/store"
 )
@@ -130,8 +131,8 @@ func (s *SQLStore) Put(ctx context.Context, c Citizen) error {
 				level = excluded.level,
 				status = excluded.status,
 				created_at = excluded.created_at`,
-			id, formatDate(c.ValidUntil), formatDate(c.IssuedOn), c.SupportNumber,
-			c.GivenName, c.FirstSurname, c.SecondSurname, formatDate(c.DateOfBirth),
+			id, calendar.Format(c.ValidUntil), calendar.Format(c.IssuedOn), c.SupportNumber,
+			c.GivenName, c.FirstSurname, c.SecondSurname, calendar.Format(c.DateOfBirth),
 			c.Phone, c.Email, string(c.Level), string(c.Status), c.CreatedAt.UTC().Format(createdAtLayout))
 		return err
 	})
@@ -215,7 +216,7 @@ func scanCitizen(row interface{ Scan(...any) error }) (Citizen, error) {
 		text string
 		dst  *time.Time
 	}{{"valid_until", validUntil, &c.ValidUntil}, {"issued_on", issuedOn, &c.IssuedOn}, {"date_of_birth", born, &c.DateOfBirth}} {
-		if *f.dst, err = parseDate(f.text); err != nil {
+		if *f.dst, err = calendar.Parse(f.text); err != nil {
 			return Citizen{}, fmt.Errorf("stored %s of %s: %w", f.name, parsed.Masked(), err)
 		}
 	}
