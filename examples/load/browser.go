@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"html"
 	"io"
 	"net"
@@ -29,7 +30,25 @@ type browser struct {
 
 func (h *harness) browser(client string) *browser {
 	jar, _ := cookiejar.New(nil)
-	return &browser{h: h, client: client, http: &http.Client{Jar: jar, Transport: h.transport}}
+	return &browser{h: h, client: client, http: &http.Client{Jar: jar, Transport: h.transportFrom(client)}}
+}
+
+// transportFrom is a transport whose connections come from a loopback
+// address of the client's own (127.x.y.z, from a hash of client), as a real
+// browser's come from its own address: the gateway bounds connections per
+// client address, and thousands of browsers on one address would all share
+// one bound.
+func (h *harness) transportFrom(client string) *http.Transport {
+	sum := fnv.New32a()
+	_, _ = sum.Write([]byte(client))
+	v := sum.Sum32()
+	src := &net.TCPAddr{IP: net.IPv4(127, byte(1+v>>16%254), byte(v>>8), byte(1+v%254))}
+	t := h.transport.Clone()
+	t.MaxIdleConnsPerHost = 2
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return dialLoopbackFrom(ctx, src, network, addr)
+	}
+	return t
 }
 
 // page is an answer as the browser shows it, after redirects.

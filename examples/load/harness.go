@@ -289,6 +289,11 @@ func (h *harness) Close() {
 // dialLoopback refuses any address that is not loopback: a load run never
 // leaves the machine.
 func dialLoopback(ctx context.Context, network, addr string) (net.Conn, error) {
+	return dialLoopbackFrom(ctx, nil, network, addr)
+}
+
+// dialLoopbackFrom is dialLoopback from the source address src (nil: any).
+func dialLoopbackFrom(ctx context.Context, src *net.TCPAddr, network, addr string) (net.Conn, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
@@ -297,6 +302,9 @@ func dialLoopback(ctx context.Context, network, addr string) (net.Conn, error) {
 		return nil, fmt.Errorf("load: refusing to dial %s: not a loopback address", addr)
 	}
 	d := net.Dialer{Timeout: 10 * time.Second}
+	if src != nil {
+		d.LocalAddr = src
+	}
 	return d.DialContext(ctx, network, addr)
 }
 
