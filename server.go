@@ -23,9 +23,11 @@ import (
 //   - WriteTimeout, 30 s: for the handler and the writing of its answer,
 //     from the end of the request headers. The SDK's handlers answer in
 //     milliseconds; a client that will not read its answer is cut off.
-//   - IdleTimeout, 60 s: a kept-alive connection with no request in flight
-//     is closed. A browser in a login comes back within seconds; after a
-//     minute it opens a new connection at the cost of one handshake.
+//   - IdleTimeout, 15 s: a kept-alive connection with no request in flight
+//     is closed. A browser in a login comes back within seconds; later it
+//     opens a new connection at the cost of one handshake. Idle connections
+//     hold places of LimitListener's bound: with a minute, a hundred
+//     browsers a second that each leave one open would hold six thousand.
 //   - MaxHeaderBytes, 64 KiB (the default is 1 MiB): browsers cap a cookie
 //     at 4 KiB and the SDK sets a few.
 //
@@ -45,7 +47,7 @@ func NewServer(addr string, h http.Handler) *http.Server {
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       60 * time.Second,
+		IdleTimeout:       15 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}
 }

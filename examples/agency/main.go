@@ -26,10 +26,10 @@ import (
 	"github.com/clave-go/clave/saml"
 )
 
-// maxConnections bounds the connections served at once: well under the 1,024
-// file descriptors a process commonly gets, leaving room for outgoing
-// connections and logs.
-const maxConnections = 512
+// maxConnections bounds the connections served at once. Go raises a
+// process's soft file-descriptor limit to its hard limit (4,096 at the
+// least on current Linux), so this leaves room for the rest.
+const maxConnections = 2048
 
 // maxPerClient bounds the connections of one client address, so that one
 // client holding slow connections cannot take them all; a browser opens six.

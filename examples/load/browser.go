@@ -265,6 +265,9 @@ func (b *browser) startLogin(ctx context.Context) (page, error) {
 // login logs in as citizen i through the Cl@ve PIN pages, the PIN read
 // from the gateway's inbox, and checks that the agency shows who logged in.
 func (b *browser) login(ctx context.Context, i int) error {
+	// The citizen leaves when done: their browser's connections close, as
+	// a tab's do, instead of waiting for the gateway's idle timeout.
+	defer b.http.CloseIdleConnections()
 	who := personOf(i)
 	p, err := b.startLogin(ctx)
 	if err != nil {

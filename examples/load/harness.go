@@ -33,7 +33,7 @@ const (
 
 // gatewayConns is the bound on the gateway's connections, examples/gateway's
 // maxConnections.
-const gatewayConns = 512
+const gatewayConns = 2048
 
 // gatewayPerClient is examples/gateway's maxPerClient.
 const gatewayPerClient = 32

@@ -86,7 +86,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.IntVar(&o.slow, "slow", 10000, "slow: slow and idle connections to hold (bounded by the file-descriptor limit)")
 	fs.IntVar(&o.slowLogins, "slow-logins", 200, "slow: real logins run while the connections are held")
 	fs.DurationVar(&o.slowHold, "slow-hold", 60*time.Second, "slow: longest time the connections are held")
-	fs.BoolVar(&o.plainServer, "plain-server", false, "serve the gateway on an http.Server with only ReadHeaderTimeout (10 s), instead of as examples/gateway does (clave.NewServer timeouts, at most 512 connections and 32 per client address)")
+	fs.BoolVar(&o.plainServer, "plain-server", false, "serve the gateway on an http.Server with only ReadHeaderTimeout (10 s), instead of as examples/gateway does (clave.NewServer timeouts, at most 2,048 connections and 32 per client address)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the scenarios (not the setup) to this file")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
