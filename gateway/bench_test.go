@@ -151,14 +151,14 @@ func (r *benchRig) login(b *testing.B, i int) *clave.Identity {
 	chooser := rec.Header().Get("Location")
 	cookies := rec.Result().Cookies()
 	r.do(b, http.MethodGet, chooser, nil, cookies, http.StatusOK)
-	r.do(b, http.MethodGet, chooser+"/pin/", nil, cookies, http.StatusOK)
-	r.do(b, http.MethodPost, chooser+"/pin/request", url.Values{"document": {c.id}, "contrast": {c.contrast}}, cookies, http.StatusSeeOther)
+	csrf := hiddenField(r.do(b, http.MethodGet, chooser+"/pin/", nil, cookies, http.StatusOK).Body.String(), "csrf")
+	r.do(b, http.MethodPost, chooser+"/pin/request", url.Values{"document": {c.id}, "contrast": {c.contrast}, "csrf": {csrf}}, cookies, http.StatusSeeOther)
 	r.do(b, http.MethodGet, chooser+"/pin/", nil, cookies, http.StatusOK)
 	sms, err := r.gw.Inbox().Last(gateway.ChannelSMS, c.phone)
 	if err != nil {
 		b.Fatal(err)
 	}
-	rec = r.do(b, http.MethodPost, chooser+"/pin/verify", url.Values{"pin": {sms.Code}}, cookies, http.StatusOK)
+	rec = r.do(b, http.MethodPost, chooser+"/pin/verify", url.Values{"pin": {sms.Code}, "csrf": {csrf}}, cookies, http.StatusOK)
 	page := rec.Body.String()
 	id, err := r.client.ValidateResponse(context.Background(), hiddenField(page, saml.FieldSAMLResponse), hiddenField(page, saml.FieldRelayState), p)
 	if err != nil {
