@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/clave-go/clave"
 	"github.com/clave-go/clave/gateway"
 	"github.com/clave-go/clave/internal/dni"
@@ -38,7 +40,7 @@ var (
 
 // benchKeysFor returns 2048-bit keys whose certificates outlive any clock a
 // benchmark advances.
-func benchKeysFor(b *testing.B) (sp, gw *pki.KeyPair) {
+func benchKeysFor(b testing.TB) (sp, gw *pki.KeyPair) {
 	b.Helper()
 	benchKeysOnce.Do(func() {
 		nb := time.Now().Add(-time.Hour)
@@ -65,7 +67,7 @@ type benchRig struct {
 	citizens []benchCitizen
 }
 
-func newBenchRig(b *testing.B) *benchRig {
+func newBenchRig(b testing.TB) *benchRig {
 	b.Helper()
 	spk, gwk := benchKeysFor(b)
 	ctx := context.Background()
@@ -115,7 +117,7 @@ func newBenchRig(b *testing.B) *benchRig {
 }
 
 // do calls the gateway's handler as a browser request would reach it.
-func (r *benchRig) do(b *testing.B, method, path string, form url.Values, cookies []*http.Cookie, want int) *httptest.ResponseRecorder {
+func (r *benchRig) do(b testing.TB, method, path string, form url.Values, cookies []*http.Cookie, want int) *httptest.ResponseRecorder {
 	var req *http.Request
 	if form != nil {
 		req = httptest.NewRequest(method, r.base+path, strings.NewReader(form.Encode()))
@@ -137,7 +139,7 @@ func (r *benchRig) do(b *testing.B, method, path string, form url.Values, cookie
 // login is one whole Cl@ve PIN login: the agency's request, the gateway's
 // pages as the browser walks them, the PIN read from the inbox, and the
 // agency's validation of the signed Response.
-func (r *benchRig) login(b *testing.B, i int) *clave.Identity {
+func (r *benchRig) login(b testing.TB, i int) *clave.Identity {
 	c := r.citizens[i%len(r.citizens)]
 	r.clock.Advance(3 * time.Minute)
 	form, p, err := r.client.NewLogin(clave.LoginOptions{})
@@ -212,5 +214,16 @@ func BenchmarkLoginRSAOnly(b *testing.B) {
 	for b.Loop() {
 		step(spk.Key) // the agency signs the request, the gateway verifies it
 		step(gwk.Key) // the gateway signs the response, the agency verifies it
+	}
+}
+
+// TestBenchRigLogsIn keeps the benchmark's login path working: a change to
+// the pages (a new form field, say) fails here rather than only when the
+// benchmarks run.
+func TestBenchRigLogsIn(t *testing.T) {
+	r := newBenchRig(t)
+	for i := range 3 {
+		id := r.login(t, i)
+		require.Equal(t, r.citizens[i%len(r.citizens)].id, id.PersonIdentifier)
 	}
 }
