@@ -91,6 +91,35 @@ func refuse(status int, code, reason string) *apiFailure {
 	return &apiFailure{status: status, code: code, reason: reason}
 }
 
+// pinRefusal is the API's answer to an error of Cl@ve PIN, the same for
+// requests and verifications. Wrong, expired, used and unknown PINs are one
+// answer on purpose: telling them apart would help whoever guesses.
+func pinRefusal(err error) *apiFailure {
+	var limited *pin.RateLimitError
+	switch {
+	case errors.Is(err, pin.ErrUnavailable):
+		return refuse(http.StatusServiceUnavailable, pinwire.CodeUnavailable, "storage unavailable")
+	case errors.Is(err, pin.ErrTooManyAttempts):
+		return refuse(http.StatusTooManyRequests, pinwire.CodeRateLimited, "global PIN limit")
+	case errors.As(err, &limited):
+		f := refuse(http.StatusTooManyRequests, pinwire.CodeRateLimited, "citizen's PIN request limit")
+		f.retryAt = limited.RetryAt
+		return f
+	case errors.Is(err, pin.ErrBadRequestCode):
+		return refuse(http.StatusBadRequest, pinwire.CodeBadCode, "chosen request code")
+	case errors.Is(err, pin.ErrBadCitizen):
+		return refuse(http.StatusBadRequest, pinwire.CodeBadDocument, "not a DNI or NIE")
+	case errors.Is(err, pin.ErrBlocked):
+		return refuse(http.StatusForbidden, pinwire.CodeBlocked, "citizen blocked")
+	case errors.Is(err, pin.ErrPhoneRequired):
+		return refuse(http.StatusUnauthorized, pinwire.CodePhoneRequired, "phone required")
+	case errors.Is(err, pin.ErrWrongPIN), errors.Is(err, pin.ErrNoPending), errors.Is(err, pin.ErrExpired), errors.Is(err, pin.ErrUsed):
+		return refuse(http.StatusUnauthorized, pinwire.CodeWrongPIN, "pin not accepted")
+	default:
+		return refuse(http.StatusInternalServerError, pinwire.CodeInternal, err.Error())
+	}
+}
+
 func (a *pinAPI) writeJSON(w http.ResponseWriter, status int, v any) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
@@ -205,30 +234,8 @@ func (a *pinAPI) handleRequest(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	issued, err := a.g.pinMethod.Issue(ctx, "", id.String(), body.Contrast, body.Code)
-	var limited *pin.RateLimitError
-	switch {
-	case errors.Is(err, pin.ErrUnavailable):
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusServiceUnavailable, pinwire.CodeUnavailable, "storage unavailable"))
-		return
-	case errors.Is(err, pin.ErrTooManyAttempts):
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusTooManyRequests, pinwire.CodeRateLimited, "global PIN request limit"))
-		return
-	case errors.Is(err, pin.ErrBadRequestCode):
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusBadRequest, pinwire.CodeBadCode, "chosen request code"))
-		return
-	case errors.As(err, &limited):
-		f := refuse(http.StatusTooManyRequests, pinwire.CodeRateLimited, "citizen's PIN request limit")
-		f.retryAt = limited.RetryAt
-		a.fail(w, r, call, sp.SPID, f)
-		return
-	case errors.Is(err, pin.ErrBlocked):
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusForbidden, pinwire.CodeBlocked, "citizen blocked"))
-		return
-	case errors.Is(err, pin.ErrBadCitizen):
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusBadRequest, pinwire.CodeBadDocument, "not a DNI or NIE"))
-		return
-	case err != nil:
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusInternalServerError, pinwire.CodeInternal, err.Error()))
+	if err != nil {
+		a.fail(w, r, call, sp.SPID, pinRefusal(err))
 		return
 	}
 	a.g.log.InfoContext(ctx, "gateway: pin api", "call", call, "sp", sp.SPID, "outcome", "issued", "person", id)
@@ -283,25 +290,8 @@ func (a *pinAPI) handleVerify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, err := a.g.pinMethod.Check(ctx, "", id.String(), body.RequestCode, strings.TrimSpace(body.PIN), body.Phone)
-	switch {
-	case err == nil:
-	case errors.Is(err, pin.ErrUnavailable):
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusServiceUnavailable, pinwire.CodeUnavailable, "storage unavailable"))
-		return
-	case errors.Is(err, pin.ErrTooManyAttempts):
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusTooManyRequests, pinwire.CodeRateLimited, "global PIN attempt limit"))
-		return
-	case errors.Is(err, pin.ErrBlocked):
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusForbidden, pinwire.CodeBlocked, "citizen blocked"))
-		return
-	case errors.Is(err, pin.ErrPhoneRequired):
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusUnauthorized, pinwire.CodePhoneRequired, "phone required"))
-		return
-	case errors.Is(err, pin.ErrWrongPIN), errors.Is(err, pin.ErrNoPending), errors.Is(err, pin.ErrExpired), errors.Is(err, pin.ErrUsed):
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusUnauthorized, pinwire.CodeWrongPIN, "pin not accepted"))
-		return
-	default:
-		a.fail(w, r, call, sp.SPID, refuse(http.StatusInternalServerError, pinwire.CodeInternal, err.Error()))
+	if err != nil {
+		a.fail(w, r, call, sp.SPID, pinRefusal(err))
 		return
 	}
 	loa := pin.LoAFor(c)
