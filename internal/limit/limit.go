@@ -57,14 +57,6 @@ func (w *Window) Allow(key string) (ok bool, retryAt time.Time) {
 	return true, time.Time{}
 }
 
-// Peek reports whether key would be allowed, without counting.
-func (w *Window) Peek(key string) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	e := w.keys[key]
-	return e == nil || !w.now().Before(e.start.Add(w.Per)) || e.n < w.Max
-}
-
 func (w *Window) prune(now time.Time) {
 	for k, e := range w.keys {
 		if !now.Before(e.start.Add(w.Per)) {
@@ -73,16 +65,21 @@ func (w *Window) prune(now time.Time) {
 	}
 }
 
-func (w *Window) now() time.Time {
-	if w.Now != nil {
-		return w.Now()
+func (w *Window) now() time.Time { return clock(w.Now) }
+
+func (w *Window) maxKeys() int { return keyBound(w.MaxKeys) }
+
+func clock(now func() time.Time) time.Time {
+	if now != nil {
+		return now()
 	}
 	return time.Now()
 }
 
-func (w *Window) maxKeys() int {
-	if w.MaxKeys > 0 {
-		return w.MaxKeys
+// keyBound is MaxKeys, or its default.
+func keyBound(max int) int {
+	if max > 0 {
+		return max
 	}
 	return 100_000
 }
@@ -112,10 +109,7 @@ type distinct struct {
 func (d *Distinct) Allow(key, value string) (ok bool, retryAt time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	now := time.Now()
-	if d.Now != nil {
-		now = d.Now()
-	}
+	now := clock(d.Now)
 	if d.keys == nil {
 		d.keys = map[string]*distinct{}
 	}
@@ -124,10 +118,7 @@ func (d *Distinct) Allow(key, value string) (ok bool, retryAt time.Time) {
 		e.start, e.values = now, map[string]struct{}{}
 	}
 	if e == nil {
-		max := d.MaxKeys
-		if max <= 0 {
-			max = 100_000
-		}
+		max := keyBound(d.MaxKeys)
 		if len(d.keys) >= max {
 			for k, v := range d.keys {
 				if !now.Before(v.start.Add(d.Per)) {
