@@ -96,6 +96,9 @@ type Config struct {
 	PINSecret []byte
 	// PIN tunes the Cl@ve PIN rules; zero values are the real gateway's.
 	PIN pin.Config
+	// PINLimits bound Cl@ve PIN requests and attempts per client address
+	// and overall (see pin.Limits); zero fields take its defaults.
+	PINLimits pin.Limits
 	// Notifier delivers SMS and app messages; default an Inbox.
 	Notifier Notifier
 	// SubjectAddress is written in SubjectConfirmationData/@Address, as the real
@@ -254,7 +257,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 			return nil, err
 		}
 	}
-	g.pinMethod = pin.NewMethod(g.pins, citizenLookup{g.citizens}, g.notifier, g.log)
+	g.pinMethod = pin.NewMethod(g.pins, citizenLookup{g.citizens}, g.notifier, g.log).WithLimits(cfg.PINLimits)
 	g.methods = []method.Method{
 		unavailableMethod{saml.MethodMovil, saml.LoASubstantial, "movil"},
 		g.pinMethod,

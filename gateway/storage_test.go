@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/clave-go/clave/gateway"
+	"github.com/clave-go/clave/pin"
 )
 
 // TestStorageFailureIsNotTheCitizensMistake breaks the Cl@ve PIN table of a
@@ -48,4 +49,20 @@ func TestStorageFailureIsNotTheCitizensMistake(t *testing.T) {
 	s.finish()
 	assert.Equal(t, http.StatusOK, s.resp.StatusCode)
 	assert.Contains(t, s.page, "hola MARIA")
+}
+
+// TestPINLimitsAreConfigurable: Config.PINLimits reaches the Cl@ve PIN
+// pages, whose "too many attempts" answer is a 429 with its own message.
+func TestPINLimitsAreConfigurable(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, func(c *gateway.Config) { c.PINLimits = pin.Limits{ClientRequests: 1} }, nil, nil)
+	s := w.start()
+	s.requestPIN(maria, mariaValid, "")
+	require.Equal(t, http.StatusOK, s.resp.StatusCode, s.page)
+	s2 := &session{w: w, b: s.b}
+	s2.see(s.b.get(w.agency.srv.URL + "/tramite"))
+	s2.see(s2.b.submit(s2.page, nil))
+	s2.requestPIN(maria, mariaValid, "")
+	assert.Equal(t, http.StatusTooManyRequests, s2.resp.StatusCode, "a second request from the same client")
+	assert.Contains(t, s2.page, "Demasiados intentos desde esta conexión")
 }
