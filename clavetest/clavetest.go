@@ -33,6 +33,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -297,7 +298,7 @@ func (b *Browser) pin(ctx context.Context, chooser string, who Citizen) (*http.R
 	if code == nil || form == nil {
 		return nil, "", unexpected("the Cl@ve PIN verification form", resp, page)
 	}
-	sms, err := b.pinMessage(ctx, c.Phone, code[1], asked)
+	sms, err := b.pinMessage(ctx, c.Phone, c.ID, code[1], asked)
 	if err != nil {
 		return nil, "", err
 	}
@@ -315,14 +316,16 @@ func hidden(page, name string) string {
 	return ""
 }
 
-// pinMessage finds the SMS carrying the PIN of request code, sent after
-// since.
-func (b *Browser) pinMessage(ctx context.Context, phone, code string, since time.Time) (gateway.Message, error) {
+// pinMessage finds the message carrying the PIN of request code, sent after
+// since: an SMS to phone, or a push to the Cl@ve app of citizen when they
+// have an active device.
+func (b *Browser) pinMessage(ctx context.Context, phone, citizen, code string, since time.Time) (gateway.Message, error) {
 	in := b.gw.Inbox()
 	if in == nil {
 		return gateway.Message{}, errors.New("clavetest: the gateway has no Inbox to read the PIN from")
 	}
-	ms := in.Messages(gateway.ChannelSMS, phone)
+	ms := append(in.Messages(gateway.ChannelSMS, phone), in.Messages(gateway.ChannelApp, citizen)...)
+	sort.SliceStable(ms, func(i, j int) bool { return ms[i].SentAt.Before(ms[j].SentAt) })
 	for i := len(ms) - 1; i >= 0; i-- {
 		if strings.Contains(ms[i].Text, code) && !ms[i].SentAt.Before(since) {
 			return ms[i], nil

@@ -17,6 +17,7 @@ import (
 	"github.com/clave-go/clave/internal/flow"
 	"github.com/clave-go/clave/internal/pki"
 	"github.com/clave-go/clave/internal/samlidp"
+	"github.com/clave-go/clave/mobile"
 	"github.com/clave-go/clave/pin"
 	"github.com/clave-go/clave/saml"
 )
@@ -173,6 +174,11 @@ func (g *Gateway) AdvanceClock(d time.Duration) {
 	}
 	g.clock.offset.Add(int64(d))
 	g.log.Info("gateway: clock advanced", "by", d.String(), "offset", time.Duration(g.clock.offset.Load()).String())
+	// Cl@ve Móvil requests that expired with the jump are ended now, so
+	// that their waiting pages and the history learn it at once.
+	if err := g.movil.Prune(context.Background()); err != nil {
+		g.log.Warn("gateway: expiring Cl@ve Móvil requests", "error", err)
+	}
 }
 
 // ArmFault makes the next response to the service spid a case of the fault
@@ -282,9 +288,9 @@ func (g *Gateway) answerArmedPersona(w http.ResponseWriter, r *http.Request, f *
 	p, _ := persona(id)
 	ctx := r.Context()
 	g.log.InfoContext(ctx, "gateway: armed persona answers", "sp", f.SPID, "flow", f.ID, "persona", p.id, "outcome", p.Outcome)
-	// Headless personas stand for a Cl@ve Móvil confirmation; until that
-	// method exists they answer as Cl@ve PIN.
-	f.Method = saml.MethodAEATPIN
+	// Headless personas stand for a Cl@ve Móvil confirmation (by the app,
+	// or by the SMS PIN for the one without a device).
+	f.Method = saml.MethodMovil
 	if err := g.flows.Update(ctx, f.ID, func(cur *flow.Flow) error { cur.Method = f.Method; return nil }); err != nil {
 		g.errorPage(w, r, http.StatusInternalServerError, "error.request", nil)
 		return true
@@ -310,7 +316,7 @@ func (g *Gateway) answerArmedPersona(w http.ResponseWriter, r *http.Request, f *
 		}
 		// At the persona's own level even below the one asked for, so that
 		// services can prove they check it themselves.
-		g.answer(w, r, f, &c, pin.LoAFor(c), nil)
+		g.answer(w, r, f, &c, mobile.LoAFor(c), nil)
 	}
 	return true
 }

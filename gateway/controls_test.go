@@ -92,7 +92,7 @@ func TestGatewayArmedFaults(t *testing.T) {
 
 		status, page = w.approvedLogin()
 		assert.Equal(t, http.StatusOK, status, "one-shot: the next response is genuine again")
-		assert.Equal(t, "hola ANA|99999901H|substantial|AEAT|APRUEBA PRUEBA", page)
+		assert.Equal(t, "hola ANA|99999901H|substantial|CLVMOVIL|APRUEBA PRUEBA", page)
 	})
 	t.Run("wrong audience through the PIN pages", func(t *testing.T) {
 		t.Parallel()
@@ -239,12 +239,12 @@ func TestGatewayPersonasHeadless(t *testing.T) {
 		status  int
 		page    string
 	}{
-		{personaApprove, saml.LoASubstantial, http.StatusOK, "hola ANA|99999901H|substantial|AEAT|APRUEBA PRUEBA"},
-		{personaNoApp, saml.LoASubstantial, http.StatusOK, "hola DIEGO|Y9999904R|substantial|AEAT|SINMOVIL"},
+		{personaApprove, saml.LoASubstantial, http.StatusOK, "hola ANA|99999901H|substantial|CLVMOVIL|APRUEBA PRUEBA"},
+		{personaNoApp, saml.LoASubstantial, http.StatusOK, "hola DIEGO|Y9999904R|substantial|CLVMOVIL|SINMOVIL"},
 		{personaDecline, saml.LoALow, http.StatusUnauthorized, "Ha cancelado"},
 		{personaBlocked, saml.LoALow, http.StatusUnauthorized, "no ha podido identificarle"},
 		{personaGaveUp, saml.LoALow, http.StatusUnauthorized, "no ha podido identificarle"},
-		{personaBasic, saml.LoALow, http.StatusOK, "hola FELIPE|99999907R|low|AEAT|BASICO PRUEBA"},
+		{personaBasic, saml.LoALow, http.StatusOK, "hola FELIPE|99999907R|low|CLVMOVIL|BASICO PRUEBA"},
 		// The gateway asserts low although substantial was asked for: the
 		// agency must refuse it itself.
 		{personaBasic, saml.LoASubstantial, http.StatusForbidden, "no es válida"},
@@ -305,7 +305,11 @@ func TestGatewayPersonasThroughPINPages(t *testing.T) {
 	t.Run("approves", func(t *testing.T) {
 		s := w.start()
 		s.requestPIN(personaApprove, personaValid, "")
-		s.verify(w.lastSMS("+34699999901").Code, "")
+		// Ana has an active Cl@ve Móvil device: the PIN goes to her app.
+		assert.Empty(t, w.gw.Inbox().Messages(gateway.ChannelSMS, "+34699999901"), "no SMS for a citizen with the app")
+		push, err := w.gw.Inbox().Last(gateway.ChannelApp, personaApprove)
+		require.NoError(t, err)
+		s.verify(push.Code, "")
 		s.finish()
 		assert.Equal(t, "hola ANA|99999901H|substantial|AEAT|APRUEBA PRUEBA", s.page)
 	})

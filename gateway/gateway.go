@@ -25,6 +25,7 @@ import (
 	"github.com/clave-go/clave/internal/samlidp"
 	"github.com/clave-go/clave/internal/store"
 	"github.com/clave-go/clave/internal/store/sqlite"
+	"github.com/clave-go/clave/mobile"
 	"github.com/clave-go/clave/pin"
 	"github.com/clave-go/clave/saml"
 )
@@ -96,6 +97,14 @@ type Config struct {
 	PINSecret []byte
 	// PIN tunes the Cl@ve PIN rules; zero values are the real gateway's.
 	PIN pin.Config
+	// Mobile tunes the Cl@ve Móvil rules; zero values are the real
+	// gateway's. Set Mobile.Secret (≥ 32 bytes) and keep it stable across
+	// restarts so that outstanding activation codes and SMS PINs stay
+	// valid; its Now, Signals and Rand are the gateway's.
+	Mobile mobile.Config
+	// MobileLimits bound what one client can do on the Cl@ve Móvil pages
+	// (see mobile.MethodLimits); zero fields take its defaults.
+	MobileLimits mobile.MethodLimits
 	// PINLimits bound Cl@ve PIN requests and attempts per client address
 	// and overall (see pin.Limits); zero fields take its defaults.
 	PINLimits pin.Limits
@@ -150,6 +159,13 @@ type Gateway struct {
 	citizens  registry.Store
 	pins      *pin.Service
 	pinMethod *pin.Method
+	mobile    *mobile.Service
+	movil     *mobile.Method
+	pushes    *mobile.PushBox
+	appAPI    *mobile.API
+	cas       *credentialAuthorities
+	// personaPhones answer Cl@ve Móvil requests for the personas.
+	personaPhones personaDevices
 	inbox     *Inbox
 	notifier  Notifier
 	methods   []method.Method
@@ -224,7 +240,10 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		g.notifier = cfg.Notifier
 		g.inbox, _ = cfg.Notifier.(*Inbox)
 	}
-	var pinStore pin.Store
+	var (
+		pinStore    pin.Store
+		mobileStore mobile.Store
+	)
 	if cfg.DB != nil {
 		if g.flows, err = flow.NewSQLStore(ctx, cfg.DB, cfg.Now); err != nil {
 			return nil, err
@@ -237,10 +256,14 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		if pinStore, err = pin.NewSQLStore(ctx, cfg.DB); err != nil {
 			return nil, err
 		}
+		if mobileStore, err = mobile.NewSQLStore(ctx, cfg.DB); err != nil {
+			return nil, err
+		}
 	} else {
 		g.flows = flow.NewMemoryStore(cfg.Now)
 		g.citizens = registry.NewMemoryStore().WithClock(cfg.Now)
 		pinStore = pin.NewMemoryStore()
+		mobileStore = mobile.NewMemoryStore()
 	}
 	pc := cfg.PIN
 	if pc.Now == nil {
@@ -252,14 +275,22 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if g.pins, err = pin.New(pc, pinStore); err != nil {
 		return nil, err
 	}
+	mc := cfg.Mobile
+	mc.Now, mc.Signals = cfg.Now, nil
+	if g.mobile, err = mobile.New(mc, mobileStore); err != nil {
+		return nil, err
+	}
 	for _, sp := range cfg.ServiceProviders {
 		if err := g.RegisterServiceProvider(sp); err != nil {
 			return nil, err
 		}
 	}
-	g.pinMethod = pin.NewMethod(g.pins, citizenLookup{g.citizens}, g.notifier, g.log).WithLimits(cfg.PINLimits)
+	if err := g.initMobile(cfg); err != nil {
+		return nil, err
+	}
+	g.pinMethod = pin.NewMethod(g.pins, citizenLookup{g.citizens}, g.notifier, g.log).WithLimits(cfg.PINLimits).WithDevices(g.mobile)
 	g.methods = []method.Method{
-		unavailableMethod{saml.MethodMovil, saml.LoASubstantial, "movil"},
+		g.movil,
 		g.pinMethod,
 		unavailableMethod{saml.MethodGISS, saml.LoASubstantial, "permanente"},
 		unavailableMethod{saml.MethodAfirma, saml.LoAHigh, "certificado"},

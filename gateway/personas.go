@@ -105,10 +105,14 @@ func (p personaDef) citizen() Citizen {
 // is the DNI validity date 01/01/2040, or the NIE support number E99999904;
 // their SMS go to +34 699 999 9xx (see Inbox).
 //
-// Headless answers come as Cl@ve PIN (SelectedIdP AEAT) until Cl@ve Móvil,
-// which they stand for, is built; they assert the persona's own level of
-// assurance even when the request asked for more, so that services prove
-// they check it.
+// The personas that approve, decline or never answer, and the basic one,
+// have an active Cl@ve Móvil device: through the pages, a login without QR
+// for them is answered by their phone at once (or never); the one without a
+// device gets the SMS PIN fallback after the 60-second countdown, and their
+// Cl@ve PINs go by SMS, while the others' go to the app. Headless answers
+// come as Cl@ve Móvil (SelectedIdP CLVMOVIL), as their story is; they
+// assert the persona's own level of assurance even when the request asked
+// for more, so that services prove they check it.
 func Personas() []Persona {
 	out := make([]Persona, len(personaDefs))
 	for i, p := range personaDefs {
@@ -126,5 +130,5 @@ func (g *Gateway) SeedPersonas(ctx context.Context) error {
 			return fmt.Errorf("gateway: persona %s: %w", p.ID, err)
 		}
 	}
-	return nil
+	return g.activatePersonaPhones(ctx)
 }

@@ -235,6 +235,7 @@ func (s *Service) ActivateWithCode(ctx context.Context, citizen, code string, pu
 		return Device{}, outcome
 	}
 	d.Status, d.ActivatedAt = DeviceActive, now
+	s.cfg.Signals.Publish(ctx, CitizenTopic(id))
 	return d, nil
 }
 
@@ -288,6 +289,7 @@ func (s *Service) Activate(ctx context.Context, citizen string, m ActivationMeth
 		return Device{}, fmt.Errorf("mobile: activate: %w", err)
 	}
 	d.Status, d.ActivatedAt = DeviceActive, now
+	s.cfg.Signals.Publish(ctx, CitizenTopic(id)) // the old device's long-poll learns it is off
 	return d, nil
 }
 
@@ -323,6 +325,7 @@ func (s *Service) Deactivate(ctx context.Context, citizen, id string) error {
 	if err != nil {
 		return fmt.Errorf("mobile: deactivate: %w", err)
 	}
+	s.cfg.Signals.Publish(ctx, CitizenTopic(c))
 	return nil
 }
 
@@ -339,7 +342,7 @@ func (s *Service) Device(ctx context.Context, id string) (Device, error) {
 }
 
 // ActiveDevice returns citizen's active device, or [ErrNoDevice] when there
-// is none: the gateway then offers the SMS fallback at once.
+// is none.
 func (s *Service) ActiveDevice(ctx context.Context, citizen string) (Device, error) {
 	c, err := parseCitizen(citizen)
 	if err != nil {
@@ -357,4 +360,17 @@ func (s *Service) ActiveDevice(ctx context.Context, citizen string) (Device, err
 		return Device{}, ErrNoDevice
 	}
 	return d, nil
+}
+
+// HasActiveDevice reports whether citizen has an active device, which then
+// receives Cl@ve PINs in the app instead of by SMS (it serves pin.Devices).
+func (s *Service) HasActiveDevice(ctx context.Context, citizen string) (bool, error) {
+	_, err := s.ActiveDevice(ctx, citizen)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ErrNoDevice), errors.Is(err, ErrBadCitizen):
+		return false, nil
+	}
+	return false, err
 }

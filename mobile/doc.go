@@ -29,10 +29,45 @@
 //
 // [Service] applies the rules over a [Store], taking each decision inside one
 // atomic store update. [MemoryStore] and [SQLStore] both pass the suite in
-// mobile/mobiletest. The package knows nothing of HTTP, QR images, SMS or
-// SAML: the gateway and the app API compose it with those.
+// mobile/mobiletest. The rules know nothing of HTTP, QR images, SMS or
+// SAML: [Method] (the gateway's pages) and [API] (the app's API) compose
+// them with those, and [Signals] wakes whoever waits for a request.
 //
 // Activation codes and SMS PINs are never stored: only an HMAC under
 // [Config.Secret], so that a copy of the database reveals none and cannot be
 // used to test guesses offline.
+//
+// # The app API
+//
+// [API] is the JSON API the citizen's app calls, version 1, under
+// /app/v1/ on the gateway. Bodies are JSON objects of at most 16 KiB with no
+// unknown field; times are RFC 3339 in UTC; keys, signatures, certificates
+// and secrets are base64url without padding.
+//
+// Activation, unauthenticated and limited per client and per citizen:
+//
+//	POST   /app/v1/activation/sms        ask for an SMS activation code (202, same answer for everybody)
+//	GET    /app/v1/activation/challenge  a stateless challenge for a certificate or DNIe proof
+//	POST   /app/v1/activation            activate this phone's Ed25519 key by SMS code, certificate or DNIe (201)
+//
+// Every other call is signed by the activated phone with [SignCall], in the
+// headers Clave-Device, Clave-Time, Clave-Nonce and Clave-Signature; the
+// gateway checks the signature, that the device is still active, then the
+// time (2 minutes of skew) and that the nonce is new:
+//
+//	GET    /app/v1/device                this device
+//	DELETE /app/v1/device                deactivate it
+//	GET    /app/v1/requests?wait=N       pending login requests, waiting up to N ≤ 60 s for one
+//	POST   /app/v1/requests/scan         claim the request of a scanned QR code (QRPayload)
+//	POST   /app/v1/requests/{id}/decision  confirm or decline (SignConfirmation)
+//	GET    /app/v1/pins                  Cl@ve PIN codes pushed to the app (PushBox)
+//	GET    /app/v1/history?state=&kind=&requester=&from=&to=&order=&limit=&offset=
+//
+// Every refusal is {"error":{"code":"…","message":"…"}} with a stable code
+// and its HTTP status: bad_request, too_large, unauthenticated,
+// bad_signature, stale, replay, device_inactive, wrong_code,
+// too_many_attempts, no_code, expired, bad_proof, not_found, claimed,
+// not_claimed, already_decided, mismatch, bad_confirmation, wrong_device,
+// method_not_allowed, and unavailable (503: the gateway's storage failed;
+// nothing was counted against the citizen). No input gets a 500.
 package mobile

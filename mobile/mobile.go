@@ -185,6 +185,12 @@ type Config struct {
 	// or app still learns the outcome; default 10 minutes. The history
 	// entry is kept regardless.
 	Keep time.Duration
+
+	// Signals is told of every change of a request (see [RequestTopic])
+	// and of every new push request of a citizen ([CitizenTopic]); nil
+	// means a [LocalSignals] of the Service's own, which
+	// [Service.Signals] returns for waiters to subscribe to.
+	Signals Signals
 }
 
 // Service applies the Cl@ve Móvil rules over a [Store]. It is safe for
@@ -249,8 +255,18 @@ func New(cfg Config, st Store) (*Service, error) {
 		return nil, fmt.Errorf("mobile: deriving key: %w", err)
 	}
 	cfg.Secret = nil // only the derived key is needed; keep one copy fewer
+	if cfg.Signals == nil {
+		cfg.Signals = NewLocalSignals()
+	}
 	return &Service{cfg: cfg, key: key, st: st}, nil
 }
+
+// Signals returns the signals the Service publishes to, for a page or an app
+// call to wait on.
+func (s *Service) Signals() Signals { return s.cfg.Signals }
+
+// RequestValidity is how long a login request waits for the phone.
+func (s *Service) RequestValidity() time.Duration { return s.cfg.RequestValidity }
 
 // random reads n bytes from cfg.Rand under the lock.
 func (s *Service) random(n int) ([]byte, error) {

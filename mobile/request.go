@@ -297,6 +297,9 @@ func (s *Service) NewRequest(ctx context.Context, spec RequestSpec) (Request, er
 	if err := s.st.CreateRequest(ctx, r); err != nil {
 		return Request{}, fmt.Errorf("mobile: new request: %w", err)
 	}
+	if r.Citizen != "" && !r.Decoy {
+		s.cfg.Signals.Publish(ctx, CitizenTopic(r.Citizen))
+	}
 	return r, nil
 }
 
@@ -388,12 +391,16 @@ func (s *Service) update(ctx context.Context, id string, step func(*Request, tim
 	})
 	switch {
 	case outcome != nil:
+		if errors.Is(outcome, ErrExpired) && err == nil {
+			s.cfg.Signals.Publish(ctx, RequestTopic(id))
+		}
 		return Request{}, outcome
 	case errors.Is(err, store.ErrNotFound):
 		return Request{}, ErrNoRequest
 	case err != nil:
 		return Request{}, fmt.Errorf("mobile: update request: %w", err)
 	}
+	s.cfg.Signals.Publish(ctx, RequestTopic(id))
 	return out, nil
 }
 
@@ -468,6 +475,9 @@ func (s *Service) VerifySMSPIN(ctx context.Context, id, typed string) error {
 		return ErrNoRequest
 	case err != nil:
 		return fmt.Errorf("mobile: verify SMS PIN: %w", err)
+	}
+	if outcome == nil {
+		s.cfg.Signals.Publish(ctx, RequestTopic(id))
 	}
 	return outcome
 }
@@ -551,6 +561,7 @@ func (s *Service) Prune(ctx context.Context) error {
 			switch {
 			case err == nil:
 				expired++
+				s.cfg.Signals.Publish(ctx, RequestTopic(r.ID))
 			case errors.Is(err, errUnchanged), errors.Is(err, store.ErrNotFound):
 			default:
 				return fmt.Errorf("mobile: prune: %w", err)

@@ -456,7 +456,7 @@ func (m *Method) status(ctx context.Context, id string) (Status, error) {
 // there is one, by SMS to the registered phone otherwise.
 func (m *Method) deliver(ctx context.Context, c method.Citizen, is Issued) {
 	text := fmt.Sprintf("Cl@ve PIN: %s. Código de solicitud: %s. Válido hasta las %s.", is.PIN, is.RequestCode, is.ExpiresAt.Format("15:04"))
-	msg := method.Message{Channel: method.SMS, To: c.Phone, Text: text, Code: is.PIN}
+	msg := method.Message{Channel: method.SMS, To: c.Phone, Text: text, Code: is.PIN, ExpiresAt: is.ExpiresAt}
 	if m.devices != nil {
 		if active, err := m.devices.HasActiveDevice(ctx, c.ID); err == nil && active {
 			msg.Channel, msg.To = method.App, c.ID

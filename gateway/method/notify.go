@@ -29,6 +29,10 @@ type Message struct {
 	Code string
 	// SentAt is set by the Notifier when the message leaves.
 	SentAt time.Time
+	// ExpiresAt is when Code stops being valid, zero when the message
+	// carries none; an app inbox shows the time left and drops the
+	// message then.
+	ExpiresAt time.Time
 }
 
 // Notifier delivers messages: the gateway's SMS provider and app push

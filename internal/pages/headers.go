@@ -22,7 +22,7 @@ const NoContentCSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none
 // nonce, whose forms post to its own origin only.
 func PageCSP(nonce string) string {
 	return "default-src 'none'; script-src 'nonce-" + nonce + "'; style-src 'nonce-" + nonce +
-		"'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+		"'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 }
 
 // NewNonce returns a fresh CSP nonce: 128 random bits, in the URL-safe
