@@ -166,9 +166,9 @@ type Gateway struct {
 	cas       *credentialAuthorities
 	// personaPhones answer Cl@ve Móvil requests for the personas.
 	personaPhones personaDevices
-	inbox     *Inbox
-	notifier  Notifier
-	methods   []method.Method
+	inbox         *Inbox
+	notifier      Notifier
+	methods       []method.Method
 	// available marks the methods with pages on this gateway.
 	available map[saml.Method]bool
 	mux       *http.ServeMux
