@@ -13,7 +13,10 @@
 // citizen DemoCitizen. A persona ends the login at once with its fixed
 // outcome (approves, declines, blocked, basic registration...); the demo
 // citizen goes through the real Cl@ve PIN pages, with the PIN read from the
-// gateway's SMS inbox. Everything the gateway offers tests (ArmFault,
+// gateway's SMS inbox. A test can also play the citizen's phone: gw.Phone
+// activates a Cl@ve app for a citizen, and Browser.LogInWithPhone logs in
+// with Cl@ve Móvil, the phone confirming or declining. Everything the
+// gateway offers tests (ArmFault,
 // AdvanceClock, Inspect, PutCitizen...) is on the embedded *gateway.Gateway.
 //
 // Production code never imports this package.

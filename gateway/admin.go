@@ -127,6 +127,7 @@ func (g *Gateway) mountAdmin() error {
 	api.HandleFunc("POST /admin/api/clock", g.apiClock)
 	api.HandleFunc("POST /admin/api/disarm", g.apiDisarm)
 	api.HandleFunc("GET /admin/api/inspect", g.apiInspect)
+	api.HandleFunc("POST /admin/api/credentials", g.apiCredentials)
 	// Authentication comes before routing, so that without the token every
 	// path under the API answers alike.
 	g.mux.Handle("/admin/api/", a.apiAuth(api))
@@ -593,6 +594,46 @@ func (g *Gateway) apiPersona(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, g.controlState())
+}
+
+// apiCredentials issues a test certificate or simulated DNIe card to a
+// registered citizen, for the Cl@ve app to activate a device with: the
+// certificate chain and the private key (PKCS #8) as PEM, and the card's
+// access number.
+func (g *Gateway) apiCredentials(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Citizen string `json:"citizen"`
+		Kind    string `json:"kind"`
+	}
+	if !readJSON(w, r, &in) {
+		return
+	}
+	var (
+		cred *Credential
+		err  error
+	)
+	switch in.Kind {
+	case "certificate":
+		cred, err = g.IssueCertificate(r.Context(), in.Citizen)
+	case "dnie":
+		cred, err = g.IssueDNIe(r.Context(), in.Citizen)
+	default:
+		err = errors.New(`kind must be "certificate" or "dnie"`)
+	}
+	if errors.Is(err, ErrNotRegistered) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not a registered citizen"})
+		return
+	}
+	if err != nil {
+		apiError(w, err)
+		return
+	}
+	pemText, err := cred.PEM()
+	if err != nil {
+		apiError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"pem": string(pemText), "can": cred.CAN})
 }
 
 func (g *Gateway) apiClock(w http.ResponseWriter, r *http.Request) {

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/binary"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"math/big"
@@ -32,6 +33,21 @@ type Credential struct {
 	// CAN is the 6-digit card access number printed on a DNIe; empty for
 	// a certificate.
 	CAN string
+}
+
+// PEM encodes c as the Cl@ve app's command reads a credential file: the
+// certificate chain ("CERTIFICATE" blocks, the citizen's first) and the
+// private key ("PRIVATE KEY", PKCS #8).
+func (c *Credential) PEM() ([]byte, error) {
+	var out []byte
+	for _, cert := range c.Chain {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})...)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(c.Key)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})...), nil
 }
 
 // testCA is one of the gateway's test certification authorities.
