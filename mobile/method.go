@@ -31,13 +31,18 @@ type Method struct {
 	log    *slog.Logger
 	limits MethodLimits
 
-	pushes, attempts *limit.Window
-	identifiers      *limit.Distinct
-	pushesPerCitizen *limit.Window
+	pushes, attempts             *limit.Window
+	identifiers                  *limit.Distinct
+	pushesPerCitizen             *limit.Window
+	globalPushes, globalAttempts *limit.Window
+	siegePushes, siegeAttempts   *limit.Window
 
 	// pruned is when Prune last ran (Unix ns of the method's clock), so
 	// that page views run it at most once a minute.
 	pruned atomic.Int64
+	// siegeLogged is when the last siege warning was logged (Unix ns, wall
+	// clock: it only spaces log lines).
+	siegeLogged atomic.Int64
 }
 
 // MethodLimits bound what one client can do on the pages, on top of the
@@ -59,6 +64,13 @@ type MethodLimits struct {
 	CitizenPushes int
 	// Window is the span of the limits; default 10 minutes.
 	Window time.Duration
+	// GlobalPushes and GlobalAttempts bound everyone together per minute;
+	// defaults 3,000 and 6,000. Past them, as for Cl@ve PIN, an attack
+	// spread over many addresses is under way: it is logged, and every
+	// client is held to SiegePushes and SiegeAttempts per Window (defaults
+	// 2 and 3), enough for a person's login, until the minute ends.
+	GlobalPushes, GlobalAttempts int
+	SiegePushes, SiegeAttempts   int
 }
 
 func (l MethodLimits) withDefaults() MethodLimits {
@@ -71,6 +83,10 @@ func (l MethodLimits) withDefaults() MethodLimits {
 	def(&l.ClientIdentifiers, 10)
 	def(&l.ClientAttempts, 40)
 	def(&l.CitizenPushes, 10)
+	def(&l.GlobalPushes, 3000)
+	def(&l.GlobalAttempts, 6000)
+	def(&l.SiegePushes, 2)
+	def(&l.SiegeAttempts, 3)
 	if l.Window <= 0 {
 		l.Window = 10 * time.Minute
 	}
@@ -91,6 +107,10 @@ func NewMethod(svc *Service, limits MethodLimits, log *slog.Logger) *Method {
 		attempts:         &limit.Window{Max: l.ClientAttempts, Per: l.Window, Now: now},
 		identifiers:      &limit.Distinct{Max: l.ClientIdentifiers, Per: l.Window, Now: now},
 		pushesPerCitizen: &limit.Window{Max: l.CitizenPushes, Per: l.Window, Now: now},
+		globalPushes:     &limit.Window{Max: l.GlobalPushes, Per: time.Minute, Now: now},
+		globalAttempts:   &limit.Window{Max: l.GlobalAttempts, Per: time.Minute, Now: now},
+		siegePushes:      &limit.Window{Max: l.SiegePushes, Per: l.Window, Now: now},
+		siegeAttempts:    &limit.Window{Max: l.SiegeAttempts, Per: l.Window, Now: now},
 	}
 }
 
@@ -324,8 +344,7 @@ func (m *Method) push(host method.Host, w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	client := host.Client(r)
-	if ok, _ := m.pushes.Allow(client); !ok {
-		m.log.WarnContext(ctx, "movil: client over its push limit")
+	if !m.allow(ctx, client, m.pushes, m.globalPushes, m.siegePushes, "pushes") {
 		m.pushForm(host, w, r, l, http.StatusTooManyRequests, "movil.toomany")
 		return
 	}
@@ -378,6 +397,24 @@ func (m *Method) push(host method.Host, w http.ResponseWriter, r *http.Request) 
 		}
 	}
 	http.Redirect(w, r, base(l), http.StatusSeeOther)
+}
+
+// allow applies a per-client limit and, past the global one, the siege
+// limit to client.
+func (m *Method) allow(ctx context.Context, client string, perClient, global, siege *limit.Window, what string) bool {
+	if ok, _ := perClient.Allow(client); !ok {
+		m.log.WarnContext(ctx, "movil: client over its limit", "limit", what)
+		return false
+	}
+	if ok, _ := global.Allow(""); ok {
+		return true
+	}
+	if now := time.Now().UnixNano(); now-m.siegeLogged.Load() > int64(10*time.Second) {
+		m.siegeLogged.Store(now)
+		m.log.WarnContext(ctx, "movil: global limit reached: clients held to the siege limits", "limit", what)
+	}
+	ok, _ := siege.Allow(client)
+	return ok
 }
 
 // pushForm shows the QR page again with the identification form's error.
@@ -469,8 +506,7 @@ func (m *Method) verify(host method.Host, w http.ResponseWriter, r *http.Request
 		m.render(host, w, r, l, &req, http.StatusBadRequest, "movil.wrongpin")
 		return
 	}
-	if ok, _ := m.attempts.Allow(host.Client(r)); !ok {
-		m.log.WarnContext(ctx, "movil: client over its SMS PIN attempts")
+	if !m.allow(ctx, host.Client(r), m.attempts, m.globalAttempts, m.siegeAttempts, "SMS PIN attempts") {
 		m.render(host, w, r, l, &req, http.StatusTooManyRequests, "movil.toomany")
 		return
 	}
