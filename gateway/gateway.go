@@ -98,9 +98,10 @@ type Config struct {
 	// PIN tunes the Cl@ve PIN rules; zero values are the real gateway's.
 	PIN pin.Config
 	// Mobile tunes the Cl@ve Móvil rules; zero values are the real
-	// gateway's. Set Mobile.Secret (≥ 32 bytes) and keep it stable across
-	// restarts so that outstanding activation codes and SMS PINs stay
-	// valid; its Now, Signals and Rand are the gateway's.
+	// gateway's. Mobile.Secret keys the stored activation codes and SMS
+	// PINs (default PINSecret, from which a key of its own is derived);
+	// keep it stable across restarts so that outstanding codes stay valid.
+	// Its Now and Signals are the gateway's.
 	Mobile mobile.Config
 	// MobileLimits bound what one client can do on the Cl@ve Móvil pages
 	// (see mobile.MethodLimits); zero fields take its defaults.
@@ -277,6 +278,11 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	mc := cfg.Mobile
 	mc.Now, mc.Signals = cfg.Now, nil
+	if mc.Secret == nil {
+		// One stable secret serves both: each method derives its own key
+		// from it under a label of its own.
+		mc.Secret = cfg.PINSecret
+	}
 	if g.mobile, err = mobile.New(mc, mobileStore); err != nil {
 		return nil, err
 	}
