@@ -207,6 +207,13 @@ func (m *Method) page(host method.Host, w http.ResponseWriter, r *http.Request) 
 	}
 	now := host.Now()
 	if st := req.StateAt(now); st != StatePending {
+		if st == StateExpired {
+			// Recorded now, with its history entry, not at the next Prune.
+			if err := m.svc.Expire(ctx, req.ID); err != nil {
+				m.unavailable(host, w, r, "expiring the request", err)
+				return
+			}
+		}
 		m.finish(host, w, r, l, &req, st)
 		return
 	}
@@ -313,14 +320,25 @@ func (m *Method) restart(host method.Host, w http.ResponseWriter, r *http.Reques
 	if !ok {
 		return
 	}
-	if err := host.Update(r.Context(), l.ID, func(data map[string]string) error {
-		delete(data, keyRequest)
-		return nil
-	}); err != nil {
+	if err := m.forget(r.Context(), host, l); err != nil {
 		m.unavailable(host, w, r, "saving the login", err)
 		return
 	}
 	http.Redirect(w, r, base(l), http.StatusSeeOther)
+}
+
+// forget withdraws the login's request, so that no phone can answer it any
+// more, and removes it from the login.
+func (m *Method) forget(ctx context.Context, host method.Host, l *method.Login) error {
+	if id := l.Data[keyRequest]; id != "" {
+		if err := m.svc.Withdraw(ctx, id); err != nil {
+			return err
+		}
+	}
+	return host.Update(ctx, l.ID, func(data map[string]string) error {
+		delete(data, keyRequest)
+		return nil
+	})
 }
 
 // push starts a login without QR: the citizen typed their DNI/NIE and
@@ -372,6 +390,10 @@ func (m *Method) push(host method.Host, w http.ResponseWriter, r *http.Request) 
 			decoy = true
 		}
 	}
+	if err := m.forget(ctx, host, l); err != nil {
+		m.unavailable(host, w, r, "withdrawing the previous request", err)
+		return
+	}
 	req, err := m.svc.NewRequest(ctx, RequestSpec{LoginID: l.ID, Requester: l.Requester, Kind: KindPush, Citizen: id.String(), Decoy: decoy})
 	if err != nil {
 		m.unavailable(host, w, r, "making the request", err)
@@ -422,7 +444,7 @@ func (m *Method) pushForm(host method.Host, w http.ResponseWriter, r *http.Reque
 	req, err := m.current(r.Context(), l)
 	if err != nil || req.Kind != KindQR || req.StateAt(host.Now()) != StatePending {
 		// No QR to show beside the form: a fresh page makes one.
-		if err := host.Update(r.Context(), l.ID, func(data map[string]string) error { delete(data, keyRequest); return nil }); err != nil {
+		if err := m.forget(r.Context(), host, l); err != nil {
 			m.unavailable(host, w, r, "saving the login", err)
 			return
 		}
@@ -564,6 +586,9 @@ func (m *Method) events(host method.Host, w http.ResponseWriter, r *http.Request
 		case errors.Is(err, ErrNoRequest):
 			st = StateExpired
 		case err != nil:
+			if ctx.Err() != nil {
+				return // the browser left: nothing failed
+			}
 			m.log.ErrorContext(ctx, "movil: reading the request for its page", "error", err)
 			return // the browser reconnects
 		default:

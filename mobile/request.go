@@ -404,6 +404,46 @@ func (s *Service) update(ctx context.Context, id string, step func(*Request, tim
 	return out, nil
 }
 
+// Expire records request id as expired if it is pending past its expiry,
+// with its history entry, as Prune would: a page that finds its request
+// expired ends it at once rather than waiting for the next Prune.
+func (s *Service) Expire(ctx context.Context, id string) error {
+	return s.end(ctx, id, func(r *Request, now time.Time) bool { return r.Expire(now) })
+}
+
+// Withdraw ends request id now if it is still pending, recording it as
+// expired: its login moved on (to a new QR code, another push), so the
+// phone must no longer be able to answer it.
+func (s *Service) Withdraw(ctx context.Context, id string) error {
+	return s.end(ctx, id, func(r *Request, now time.Time) bool {
+		if r.State != StatePending || !now.Before(r.ExpiresAt) {
+			return r.Expire(now)
+		}
+		r.ExpiresAt = now
+		return r.Expire(now)
+	})
+}
+
+// end applies a final step to request id, publishing the change; an
+// unknown request or one the step leaves alone is no error.
+func (s *Service) end(ctx context.Context, id string, step func(*Request, time.Time) bool) error {
+	now := s.cfg.Now()
+	err := s.st.UpdateRequest(ctx, id, func(r *Request) error {
+		if !step(r, now) {
+			return errUnchanged
+		}
+		return nil
+	})
+	switch {
+	case err == nil:
+		s.cfg.Signals.Publish(ctx, RequestTopic(id))
+		return nil
+	case errors.Is(err, errUnchanged), errors.Is(err, store.ErrNotFound):
+		return nil
+	}
+	return fmt.Errorf("mobile: end request: %w", err)
+}
+
 // PINAvailableAt is when the SMS PIN of a push request r may be sent, for the
 // page's countdown.
 func (s *Service) PINAvailableAt(r *Request) time.Time { return r.CreatedAt.Add(s.cfg.PINDelay) }

@@ -49,7 +49,13 @@ func decodeQR(path string) (string, error) {
 	hints := map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true}
 	res, err := qrcode.NewQRCodeReader().Decode(bmp, hints)
 	if err != nil {
-		return "", fmt.Errorf("app: %s: no QR code found: %w", path, err)
+		// The image saved from the login page is the code alone, which
+		// the reader's pure-barcode mode reads where its finder-pattern
+		// search, made for photographs, now and then does not.
+		pure := map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_PURE_BARCODE: true}
+		if res, err = qrcode.NewQRCodeReader().Decode(bmp, pure); err != nil {
+			return "", fmt.Errorf("app: %s: no QR code found: %w", path, err)
+		}
 	}
 	return res.GetText(), nil
 }
