@@ -15,12 +15,15 @@ import (
 
 var movilPushForm = regexp.MustCompile(`<form method="post" action="(/login/[^"]+/movil/)push"`)
 
-// movilPage goes from the chooser to the Cl@ve Móvil page and returns its
-// base path.
+// movilPage goes from the chooser to the Cl@ve Móvil page, then to its
+// form of a login without QR, and returns the method's base path.
 func (s *session) movilPage() string {
 	href, ok := s.methods()["CLVMOVIL"]
 	require.True(s.w.t, ok, "Cl@ve Móvil offered: %s", s.page)
 	s.see(s.b.get(s.gwURL(href)))
+	require.Contains(s.w.t, s.page, `<a href="`+href+`noqr" id="noqr">`)
+	s.see(s.b.get(s.gwURL(href + "noqr")))
+	assert.NotContains(s.w.t, s.page, `http-equiv="refresh"`, "a page to type in never refreshes itself")
 	m := movilPushForm.FindStringSubmatch(s.page)
 	require.NotNil(s.w.t, m, s.page)
 	return m[1]

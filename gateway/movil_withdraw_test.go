@@ -61,3 +61,23 @@ func TestMovilMovingOnWithdrawsTheRequest(t *testing.T) {
 	m.end()
 	assert.Equal(t, "hola MARIA|12345678Z|substantial|CLVMOVIL|GARCIA LOPEZ", m.page)
 }
+
+// Without JavaScript a waiting page refreshes itself to learn the outcome,
+// but never once there is something to type: the refresh would wipe it.
+func TestMovilRefreshOnlyWithNothingToType(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, nil, nil, nil)
+	const refresh = `<noscript><meta http-equiv="refresh" content="5"></noscript>`
+	m := w.startMovil()
+	assert.Contains(t, m.page, refresh, "the QR page waits")
+	m.see(m.b.get(m.gwURL(m.base + "noqr")))
+	assert.NotContains(t, m.page, refresh, "the form of a login without QR")
+	m.push(maria, mariaValid)
+	m.requireWaiting()
+	assert.Contains(t, m.page, refresh, "the push waits")
+	w.clock.Advance(time.Minute)
+	m.askSMS()
+	require.Equal(t, http.StatusOK, m.resp.StatusCode, m.page)
+	assert.Contains(t, m.page, `name="pin"`)
+	assert.NotContains(t, m.page, refresh, "the Login PIN is being typed")
+}

@@ -138,6 +138,7 @@ func (m *Method) Handler(host method.Host) http.Handler {
 	p := "/login/{login}/movil/"
 	mux.HandleFunc("GET "+p+"{$}", func(w http.ResponseWriter, r *http.Request) { m.page(host, w, r) })
 	mux.HandleFunc("GET "+p+"qr.png", func(w http.ResponseWriter, r *http.Request) { m.qr(host, w, r) })
+	mux.HandleFunc("GET "+p+"noqr", func(w http.ResponseWriter, r *http.Request) { m.noQR(host, w, r) })
 	mux.HandleFunc("GET "+p+"events", func(w http.ResponseWriter, r *http.Request) { m.events(host, w, r) })
 	mux.HandleFunc("POST "+p+"push", func(w http.ResponseWriter, r *http.Request) { m.push(host, w, r) })
 	mux.HandleFunc("POST "+p+"sms", func(w http.ResponseWriter, r *http.Request) { m.sms(host, w, r) })
@@ -229,8 +230,10 @@ func (m *Method) render(host method.Host, w http.ResponseWriter, r *http.Request
 		"Seconds": int(left.Seconds()), "Left": clock(left),
 		"Base": base(l), "CancelURL": "/login/" + l.ID + "/cancel",
 	}
+	// Without JavaScript the page refreshes itself to learn the outcome,
+	// but only while there is nothing to type.
+	data["Refresh"] = req.Kind == KindQR || req.PIN == nil
 	if req.Kind == KindQR {
-		data["QR"] = true
 		host.Render(w, r, status, "movil_qr", data)
 		return
 	}
@@ -439,25 +442,20 @@ func (m *Method) allow(ctx context.Context, client string, perClient, global, si
 	return ok
 }
 
-// pushForm shows the QR page again with the identification form's error.
+// pushForm shows the form of a login without QR, with errKey's message
+// when not empty. It has a page of its own, which never refreshes itself:
+// the waiting pages do without JavaScript, which would wipe what is typed.
 func (m *Method) pushForm(host method.Host, w http.ResponseWriter, r *http.Request, l *method.Login, status int, errKey string) {
-	req, err := m.current(r.Context(), l)
-	if err != nil || req.Kind != KindQR || req.StateAt(host.Now()) != StatePending {
-		// No QR to show beside the form: a fresh page makes one.
-		if err := m.forget(r.Context(), host, l); err != nil {
-			m.unavailable(host, w, r, "saving the login", err)
-			return
-		}
-		req, err = m.svc.NewRequest(r.Context(), RequestSpec{LoginID: l.ID, Requester: l.Requester, Kind: KindQR})
-		if err == nil {
-			err = host.Update(r.Context(), l.ID, func(data map[string]string) error { data[keyRequest] = req.ID; return nil })
-		}
-		if err != nil {
-			m.unavailable(host, w, r, "making the request", err)
-			return
-		}
+	host.Render(w, r, status, "movil_noqr", map[string]any{
+		"Requester": l.Requester, "Error": errKey, "Base": base(l), "CancelURL": "/login/" + l.ID + "/cancel",
+	})
+}
+
+// noQR shows the form of a login without QR.
+func (m *Method) noQR(host method.Host, w http.ResponseWriter, r *http.Request) {
+	if l, ok := m.login(host, w, r); ok {
+		m.pushForm(host, w, r, l, http.StatusOK, "")
 	}
-	m.render(host, w, r, l, &req, status, errKey)
 }
 
 // sms sends the SMS PIN of a login without QR, once the delay after the

@@ -2,6 +2,7 @@ package pages
 
 var texts = map[string]map[string]string{
 	"es": {
+		"movil.noqr.title":      "Acceder sin QR",
 		"movil.title":           "Cl@ve Móvil",
 		"movil.qr.intro":        "Escanee este código QR con la app Cl@ve y confirme el acceso en su móvil.",
 		"movil.qr.alt":          "Código QR para acceder con Cl@ve Móvil",
@@ -105,6 +106,7 @@ var texts = map[string]map[string]string{
 		"persona.wait.text":   "Confirme el acceso en su app Cl@ve.",
 	},
 	"ca": {
+		"movil.noqr.title":      "Accedir sense QR",
 		"movil.title":           "Cl@ve Móvil",
 		"movil.qr.intro":        "Escanegeu aquest codi QR amb l'aplicació Cl@ve i confirmeu l'accés al mòbil.",
 		"movil.qr.alt":          "Codi QR per accedir amb Cl@ve Mòbil",
@@ -208,6 +210,7 @@ var texts = map[string]map[string]string{
 		"persona.wait.text":   "Confirmeu l'accés a la vostra aplicació Cl@ve.",
 	},
 	"gl": {
+		"movil.noqr.title":      "Acceder sen QR",
 		"movil.title":           "Cl@ve Móvil",
 		"movil.qr.intro":        "Escanee este código QR coa app Cl@ve e confirme o acceso no seu móbil.",
 		"movil.qr.alt":          "Código QR para acceder con Cl@ve Móbil",
@@ -311,6 +314,7 @@ var texts = map[string]map[string]string{
 		"persona.wait.text":   "Confirme o acceso na súa app Cl@ve.",
 	},
 	"eu": {
+		"movil.noqr.title":      "Sartu QR koderik gabe",
 		"movil.title":           "Cl@ve Móvil",
 		"movil.qr.intro":        "Eskaneatu QR kode hau Cl@ve aplikazioarekin eta berretsi sarbidea mugikorrean.",
 		"movil.qr.alt":          "Cl@ve Mugikorrarekin sartzeko QR kodea",
@@ -414,6 +418,7 @@ var texts = map[string]map[string]string{
 		"persona.wait.text":   "Berretsi sarbidea zure Cl@ve aplikazioan.",
 	},
 	"en": {
+		"movil.noqr.title":      "Log in without QR",
 		"movil.title":           "Cl@ve Móvil",
 		"movil.qr.intro":        "Scan this QR code with the Cl@ve app and confirm the login on your phone.",
 		"movil.qr.alt":          "QR code to log in with Cl@ve Móvil",
