@@ -1,12 +1,15 @@
 package mobile
 
 import (
+	"context"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/clave-go/clave/gateway/method"
+	"github.com/clave-go/clave/internal/park"
 )
 
 // historyZone is where the dates of a history query start and end: the
@@ -89,10 +92,11 @@ func toWireRequest(r *Request) wireRequest {
 // requests serves GET /app/v1/requests?wait=N: the requests the device can
 // answer, waiting up to N seconds for one when there is none.
 //
-// The wait holds one subscription and one timer, and no goroutine beyond
-// the handler's: thousands of phones can wait at once. The subscription is
-// taken before the store is read, so that a request made in between still
-// wakes the wait.
+// The subscription is taken before the store is read, so that a request
+// made in between still wakes the wait. A waiting phone holds no handler:
+// its connection is taken over from net/http (package park) and waits with
+// a small goroutine, one subscription and one timer, so that thousands of
+// phones can wait at once.
 func (a *API) requests(w http.ResponseWriter, r *http.Request, dev Device, _ []byte) {
 	q, err := apiQuery(r, "wait")
 	if err != nil {
@@ -109,16 +113,45 @@ func (a *API) requests(w http.ResponseWriter, r *http.Request, dev Device, _ []b
 		wait = min(time.Duration(n)*time.Second, a.limits.MaxWait)
 	}
 	ctx := r.Context()
-	var wake <-chan struct{}
-	if wait > 0 {
-		ch, stop := a.svc.Signals().Subscribe(CitizenTopic(dev.Citizen))
-		defer stop()
-		wake = ch
+	if wait <= 0 {
+		list, err := a.svc.PendingRequests(ctx, dev.ID)
+		a.answerRequests(w, r, list, err)
+		return
 	}
+	topic := CitizenTopic(dev.Citizen)
+	if c, err := park.Take(w); err == nil {
+		stop := a.svc.Signals().Subscribe(topic, c.Wake)
+		// What the answer needs of the call, and nothing more: thousands
+		// of phones wait at once.
+		h := w.Header()
+		call := &http.Request{Method: r.Method, URL: &url.URL{Path: r.URL.Path}}
+		respond := func(list []Request, err error) {
+			_ = c.Respond(h, func(w http.ResponseWriter) { a.answerRequests(w, call, list, err) })
+		}
+		list, err := a.svc.PendingRequests(ctx, dev.ID)
+		if err != nil || len(list) > 0 {
+			stop()
+			respond(list, err)
+			return
+		}
+		go func() {
+			defer stop()
+			if _, err := c.Wait(time.Now().Add(wait)); err != nil {
+				_ = c.Close()
+				return // the phone left
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			respond(a.svc.PendingRequests(ctx, dev.ID))
+		}()
+		return
+	}
+	// Where the connection cannot be taken over (HTTP/2), the handler
+	// waits itself, within the server's write timeout extended for it.
+	wake, stop := wakeChannel(a.svc.Signals(), topic)
+	defer stop()
 	list, err := a.svc.PendingRequests(ctx, dev.ID)
-	if err == nil && len(list) == 0 && wait > 0 {
-		// The server's write timeout is shorter than a long wait; this
-		// answer may be written up to wait plus a margin from now.
+	if err == nil && len(list) == 0 {
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + 15*time.Second))
 		timer := time.NewTimer(wait)
 		defer timer.Stop()
@@ -130,8 +163,13 @@ func (a *API) requests(w http.ResponseWriter, r *http.Request, dev Device, _ []b
 		}
 		list, err = a.svc.PendingRequests(ctx, dev.ID)
 	}
+	a.answerRequests(w, r, list, err)
+}
+
+// answerRequests writes the answer of GET /app/v1/requests.
+func (a *API) answerRequests(w http.ResponseWriter, r *http.Request, list []Request, err error) {
 	if err != nil {
-		a.fail(w, r, a.refusal(ctx, "requests", err))
+		a.fail(w, r, a.refusal(r.Context(), "requests", err))
 		return
 	}
 	out := make([]wireRequest, 0, len(list))

@@ -222,13 +222,13 @@ func newWatchedSignals() *watchedSignals {
 	return &watchedSignals{LocalSignals: mobile.NewLocalSignals(), subscribed: make(chan string, 64), stopped: make(chan string, 64)}
 }
 
-func (w *watchedSignals) Subscribe(topic string) (<-chan struct{}, func()) {
-	ch, stop := w.LocalSignals.Subscribe(topic)
+func (w *watchedSignals) Subscribe(topic string, wake func()) func() {
+	stop := w.LocalSignals.Subscribe(topic, wake)
 	select {
 	case w.subscribed <- topic:
 	default:
 	}
-	return ch, func() {
+	return func() {
 		stop()
 		select {
 		case w.stopped <- topic:

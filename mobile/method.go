@@ -15,6 +15,7 @@ import (
 	"github.com/clave-go/clave/gateway/method"
 	"github.com/clave-go/clave/internal/dni"
 	"github.com/clave-go/clave/internal/limit"
+	"github.com/clave-go/clave/internal/park"
 	"github.com/clave-go/clave/saml"
 )
 
@@ -172,12 +173,20 @@ func (m *Method) unavailable(host method.Host, w http.ResponseWriter, r *http.Re
 
 // current returns the login's request, or ErrNoRequest when it has none.
 func (m *Method) current(ctx context.Context, l *method.Login) (Request, error) {
-	id := l.Data[keyRequest]
-	if id == "" {
+	return m.request(ctx, waiter{login: l.ID, request: l.Data[keyRequest]})
+}
+
+// waiter is what a waiting page's stream keeps of its login: the login and
+// its request, and nothing more, since thousands wait at once.
+type waiter struct{ login, request string }
+
+// request returns w's request, or ErrNoRequest.
+func (m *Method) request(ctx context.Context, w waiter) (Request, error) {
+	if w.request == "" {
 		return Request{}, ErrNoRequest
 	}
-	req, err := m.svc.Request(ctx, id)
-	if err == nil && req.LoginID != l.ID {
+	req, err := m.svc.Request(ctx, w.request)
+	if err == nil && req.LoginID != w.login {
 		return Request{}, ErrNoRequest // never another login's request
 	}
 	return req, err
@@ -547,80 +556,158 @@ func (m *Method) verify(host method.Host, w http.ResponseWriter, r *http.Request
 }
 
 // heartbeat is how often a waiting page's event stream sends a comment,
-// so that proxies keep it open.
+// so that proxies keep it open and a browser that left is noticed.
 const heartbeat = 25 * time.Second
 
 // events streams the state of the login's request as server-sent events:
 // "event: state" with data pending, confirmed, declined or expired; the
 // stream ends after a final state. The page then reloads itself, which
-// ends the login. One goroutine, one subscription and one timer per
-// waiting page.
+// ends the login.
+//
+// A waiting page holds no handler: once the first event is sent, the
+// connection is taken over from net/http (package park) and waits with a
+// small goroutine, one subscription and one timer, so that thousands of
+// pages can wait at once. The store is read again only when the request's
+// signal fires or its expiry comes, not at each heartbeat.
 func (m *Method) events(host method.Host, w http.ResponseWriter, r *http.Request) {
 	l, err := host.Login(r)
 	if err != nil {
 		http.Error(w, "no such login", http.StatusNotFound)
 		return
 	}
-	ctx := r.Context()
-	id := l.Data[keyRequest]
-	if id == "" {
+	topic := RequestTopic(l.Data[keyRequest])
+	if l.Data[keyRequest] == "" {
 		http.Error(w, "no request", http.StatusNotFound)
 		return
 	}
-	wake, stop := m.svc.Signals().Subscribe(RequestTopic(id))
-	defer stop()
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
-	rc := http.NewResponseController(w)
-	timer := time.NewTimer(heartbeat)
-	defer timer.Stop()
-	last := State("")
-	for {
-		req, err := m.current(ctx, l)
-		var st State
-		switch {
-		case errors.Is(err, ErrNoRequest):
-			st = StateExpired
-		case err != nil:
-			if ctx.Err() != nil {
-				return // the browser left: nothing failed
+	c, err := park.Take(w)
+	if err != nil {
+		// Where the connection cannot be taken over (HTTP/2), the
+		// handler waits itself.
+		m.eventsInHandler(host, w, r, l, topic)
+		return
+	}
+	// Subscribed before the store is read: a change in between still
+	// wakes the wait.
+	stop := m.svc.Signals().Subscribe(topic, c.Wake)
+	wt := waiter{login: l.ID, request: l.Data[keyRequest]}
+	st, expires, ok := m.state(r.Context(), host, wt)
+	if !ok || c.WriteHead(http.StatusOK, h) != nil || c.Write(stateEvent(st)) != nil || st != StatePending {
+		stop()
+		_ = c.Close()
+		return
+	}
+	go func() {
+		defer stop()
+		defer c.Close()
+		for {
+			next := host.Now().Add(heartbeat)
+			if exp := expires.Add(time.Second); exp.Before(next) {
+				next = exp
 			}
-			m.log.ErrorContext(ctx, "movil: reading the request for its page", "error", err)
-			return // the browser reconnects
-		default:
-			st = req.StateAt(host.Now())
-		}
-		_ = rc.SetWriteDeadline(time.Now().Add(heartbeat + 10*time.Second))
-		if st != last {
-			if _, err := fmt.Fprintf(w, "event: state\ndata: %s\n\n", st); err != nil {
+			woken, err := c.Wait(time.Now().Add(max(next.Sub(host.Now()), time.Second)))
+			if err != nil {
+				return // the browser left
+			}
+			if !woken && host.Now().Before(expires) {
+				if c.Write(heartbeatComment) != nil {
+					return
+				}
+				continue
+			}
+			var done bool
+			if expires, done = m.look(host, wt, c.Write); done {
 				return
 			}
-			last = st
-		} else if _, err := fmt.Fprint(w, ": waiting\n\n"); err != nil {
-			return
 		}
-		if err := rc.Flush(); err != nil {
-			return
+	}()
+}
+
+// look reads the state of l's request after a wake-up and writes it when it
+// is final; it returns the request's expiry, and true when the stream is
+// over.
+func (m *Method) look(host method.Host, wt waiter, write func([]byte) error) (time.Time, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, expires, ok := m.state(ctx, host, wt)
+	if !ok {
+		return expires, true // the browser reconnects
+	}
+	if st == StatePending {
+		return expires, false // an SMS PIN may have extended it
+	}
+	_ = write(stateEvent(st))
+	return expires, true
+}
+
+// eventsInHandler is events where the connection cannot be taken over.
+func (m *Method) eventsInHandler(host method.Host, w http.ResponseWriter, r *http.Request, l *method.Login, topic string) {
+	wake, stop := wakeChannel(m.svc.Signals(), topic)
+	defer stop()
+	rc := http.NewResponseController(w)
+	write := func(p []byte) error {
+		_ = rc.SetWriteDeadline(time.Now().Add(heartbeat + 10*time.Second))
+		if _, err := w.Write(p); err != nil {
+			return err
 		}
-		if st != StatePending {
-			return
-		}
-		// Wake at the next heartbeat or at expiry, whichever is first.
+		return rc.Flush()
+	}
+	wt := waiter{login: l.ID, request: l.Data[keyRequest]}
+	st, expires, ok := m.state(r.Context(), host, wt)
+	if !ok || write(stateEvent(st)) != nil || st != StatePending {
+		return
+	}
+	timer := time.NewTimer(heartbeat)
+	defer timer.Stop()
+	for {
 		next := heartbeat
-		if d := req.ExpiresAt.Sub(host.Now()) + time.Second; d < next {
+		if d := expires.Sub(host.Now()) + time.Second; d < next {
 			next = max(d, time.Second)
 		}
 		timer.Reset(next)
 		select {
-		case <-ctx.Done():
+		case <-r.Context().Done():
 			return
 		case <-wake:
 		case <-timer.C:
+			if host.Now().Before(expires) {
+				if write(heartbeatComment) != nil {
+					return
+				}
+				continue
+			}
+		}
+		var done bool
+		if expires, done = m.look(host, wt, write); done {
+			return
 		}
 	}
 }
+
+// state reads the state of l's request and when it expires; false when
+// the store could not be read (logged).
+func (m *Method) state(ctx context.Context, host method.Host, wt waiter) (State, time.Time, bool) {
+	req, err := m.request(ctx, wt)
+	switch {
+	case errors.Is(err, ErrNoRequest):
+		return StateExpired, time.Time{}, true
+	case err != nil:
+		if ctx.Err() == nil {
+			m.log.ErrorContext(ctx, "movil: reading the request for its page", "error", err)
+		}
+		return "", time.Time{}, false
+	}
+	return req.StateAt(host.Now()), req.ExpiresAt, true
+}
+
+var heartbeatComment = []byte(": waiting\n\n")
+
+// stateEvent is the server-sent event announcing st.
+func stateEvent(st State) []byte { return []byte("event: state\ndata: " + string(st) + "\n\n") }
 
 // maybePrune runs Service.Prune in the background at most once a minute of
 // the method's clock, so that expired requests reach the history and

@@ -111,7 +111,8 @@ func TestPushBoxSignals(t *testing.T) {
 	box := mobile.NewPushBox(nil)
 	sig := mobile.NewLocalSignals()
 	box.Signals = sig
-	wake, stop := sig.Subscribe(mobile.CitizenTopic(citizen))
+	wake := make(chan struct{}, 8)
+	stop := sig.Subscribe(mobile.CitizenTopic(citizen), func() { wake <- struct{}{} })
 	defer stop()
 	require.NoError(t, box.Send(context.Background(), appMessage(citizen, "123456", time.Now().Add(time.Minute))))
 	select {

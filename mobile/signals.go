@@ -17,10 +17,23 @@ type Signals interface {
 	// Publish wakes the current subscribers of topic. It must not block
 	// on slow subscribers.
 	Publish(ctx context.Context, topic string)
-	// Subscribe returns a channel that receives a value after each
-	// Publish of topic from now on (signals coalesce: one pending value
-	// at most), and a function that ends the subscription.
-	Subscribe(topic string) (<-chan struct{}, func())
+	// Subscribe calls wake after each Publish of topic from now on, until
+	// stop is called. wake must return at once; it may be called from any
+	// goroutine, and several times for one change.
+	Subscribe(topic string, wake func()) (stop func())
+}
+
+// wakeChannel subscribes to topic with a channel that receives a value
+// after each Publish (coalesced: one pending value at most).
+func wakeChannel(s Signals, topic string) (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	stop := s.Subscribe(topic, func() {
+		select {
+		case ch <- struct{}{}:
+		default: // one wake-up is already pending
+		}
+	})
+	return ch, stop
 }
 
 // Topics of the signals a Service publishes.
@@ -40,28 +53,30 @@ type LocalSignals struct {
 	subs map[string]map[*localSub]struct{}
 }
 
-type localSub struct{ ch chan struct{} }
+type localSub struct{ wake func() }
 
 // NewLocalSignals returns Signals for one process.
 func NewLocalSignals() *LocalSignals {
 	return &LocalSignals{subs: map[string]map[*localSub]struct{}{}}
 }
 
-// Publish implements Signals.
+// Publish implements Signals. The subscribers are called outside the lock.
 func (l *LocalSignals) Publish(_ context.Context, topic string) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	for s := range l.subs[topic] {
-		select {
-		case s.ch <- struct{}{}:
-		default: // one wake-up is already pending
-		}
+	set := l.subs[topic]
+	wakes := make([]func(), 0, len(set))
+	for s := range set {
+		wakes = append(wakes, s.wake)
+	}
+	l.mu.Unlock()
+	for _, wake := range wakes {
+		wake()
 	}
 }
 
 // Subscribe implements Signals.
-func (l *LocalSignals) Subscribe(topic string) (<-chan struct{}, func()) {
-	s := &localSub{ch: make(chan struct{}, 1)}
+func (l *LocalSignals) Subscribe(topic string, wake func()) func() {
+	s := &localSub{wake: wake}
 	l.mu.Lock()
 	set := l.subs[topic]
 	if set == nil {
@@ -71,7 +86,7 @@ func (l *LocalSignals) Subscribe(topic string) (<-chan struct{}, func()) {
 	set[s] = struct{}{}
 	l.mu.Unlock()
 	var once sync.Once
-	return s.ch, func() {
+	return func() {
 		once.Do(func() {
 			l.mu.Lock()
 			defer l.mu.Unlock()

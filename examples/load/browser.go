@@ -42,7 +42,12 @@ func (h *harness) transportFrom(client string) *http.Transport {
 	sum := fnv.New32a()
 	_, _ = sum.Write([]byte(client))
 	v := sum.Sum32()
-	src := &net.TCPAddr{IP: net.IPv4(127, byte(1+v>>16%254), byte(v>>8), byte(1+v%254))}
+	return h.transportAt(&net.TCPAddr{IP: net.IPv4(127, byte(1+v>>16%254), byte(v>>8), byte(1+v%254))})
+}
+
+// transportAt is a transport whose connections come from the loopback
+// address src.
+func (h *harness) transportAt(src *net.TCPAddr) *http.Transport {
 	t := h.transport.Clone()
 	t.MaxIdleConnsPerHost = 2
 	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -241,25 +246,32 @@ func has(s string) func(page) bool {
 // startLogin opens the agency's protected page and follows its request to
 // the gateway's chooser, then opens Cl@ve PIN: it returns the PIN form.
 func (b *browser) startLogin(ctx context.Context) (page, error) {
+	return b.startMethod(ctx, "AEAT", "pin page", func(p page) bool {
+		_, ok := p.form("/pin/request")
+		return p.status == http.StatusOK && ok
+	})
+}
+
+// startMethod opens the agency's protected page, follows its request to the
+// gateway's chooser and opens the method whose ID is id: it returns the
+// method's page, which want must accept.
+func (b *browser) startMethod(ctx context.Context, id, step string, want func(page) bool) (page, error) {
 	p, err := b.do(ctx, http.MethodGet, b.h.agencyURL+"/tramite", nil)
 	if err := check("agency page", p, err, has(`name="SAMLRequest"`)); err != nil {
 		return p, err
 	}
 	p, err = b.submit(ctx, p)
-	if err := check("gateway request", p, err, has(`id="method-AEAT"`)); err != nil {
+	if err := check("gateway request", p, err, has(`id="method-`+id+`"`)); err != nil {
 		return p, err
 	}
 	var href string
 	for _, m := range methodRe.FindAllStringSubmatch(p.body, -1) {
-		if m[1] == "AEAT" {
+		if m[1] == id {
 			href = m[2]
 		}
 	}
 	p, err = b.do(ctx, http.MethodGet, p.resolve(href), nil)
-	return p, check("pin page", p, err, func(p page) bool {
-		_, ok := p.form("/pin/request")
-		return p.status == http.StatusOK && ok
-	})
+	return p, check(step, p, err, want)
 }
 
 // login logs in as citizen i through the Cl@ve PIN pages, the PIN read

@@ -17,6 +17,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(slowChildEnv) != "" {
 		os.Exit(slowChild(os.Stdin, os.Stdout))
 	}
+	if os.Getenv(movilChildEnv) != "" {
+		os.Exit(movilChild(os.Stdin, os.Stdout))
+	}
 	os.Exit(m.Run())
 }
 
