@@ -128,6 +128,7 @@ func (g *Gateway) mountAdmin() error {
 	api.HandleFunc("POST /admin/api/disarm", g.apiDisarm)
 	api.HandleFunc("GET /admin/api/inspect", g.apiInspect)
 	api.HandleFunc("POST /admin/api/credentials", g.apiCredentials)
+	api.HandleFunc("POST /admin/api/permanente", g.apiPermanente)
 	// Authentication comes before routing, so that without the token every
 	// path under the API answers alike.
 	g.mux.Handle("/admin/api/", a.apiAuth(api))

@@ -26,6 +26,7 @@ import (
 	"github.com/clave-go/clave/internal/store"
 	"github.com/clave-go/clave/internal/store/sqlite"
 	"github.com/clave-go/clave/mobile"
+	"github.com/clave-go/clave/permanente"
 	"github.com/clave-go/clave/pin"
 	"github.com/clave-go/clave/saml"
 )
@@ -103,6 +104,16 @@ type Config struct {
 	// keep it stable across restarts so that outstanding codes stay valid.
 	// Its Now and Signals are the gateway's.
 	Mobile mobile.Config
+	// Permanente tunes the Cl@ve Permanente rules; zero values are the
+	// real gateway's. Permanente.Secret keys the stored activation codes,
+	// SMS codes and tickets (default PINSecret, from which a key of its own
+	// is derived); keep it stable across restarts so that activation codes
+	// stay valid. Its Now is the gateway's.
+	Permanente permanente.Config
+	// PermanenteLimits bound what one client, and everyone, can try on the
+	// Cl@ve Permanente pages, the login's and the account services' (see
+	// permanente.Limits); zero fields take its defaults.
+	PermanenteLimits permanente.Limits
 	// MobileLimits bound what one client can do on the Cl@ve Móvil pages
 	// (see mobile.MethodLimits); zero fields take its defaults.
 	MobileLimits mobile.MethodLimits
@@ -164,7 +175,12 @@ type Gateway struct {
 	movil     *mobile.Method
 	pushes    *mobile.PushBox
 	appAPI    *mobile.API
-	cas       *credentialAuthorities
+	// permanente holds the Cl@ve Permanente accounts, for its login pages,
+	// its account pages and the app API.
+	permanente       *permanente.Service
+	permanenteMethod *permanente.Method
+	permanentePages  *permanente.AccountPages
+	cas              *credentialAuthorities
 	// personaPhones answer Cl@ve Móvil requests for the personas.
 	personaPhones personaDevices
 	inbox         *Inbox
@@ -242,8 +258,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		g.inbox, _ = cfg.Notifier.(*Inbox)
 	}
 	var (
-		pinStore    pin.Store
-		mobileStore mobile.Store
+		pinStore        pin.Store
+		mobileStore     mobile.Store
+		permanenteStore permanente.Store
 	)
 	if cfg.DB != nil {
 		if g.flows, err = flow.NewSQLStore(ctx, cfg.DB, cfg.Now); err != nil {
@@ -260,11 +277,15 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		if mobileStore, err = mobile.NewSQLStore(ctx, cfg.DB); err != nil {
 			return nil, err
 		}
+		if permanenteStore, err = permanente.NewSQLStore(ctx, cfg.DB); err != nil {
+			return nil, err
+		}
 	} else {
 		g.flows = flow.NewMemoryStore(cfg.Now)
 		g.citizens = registry.NewMemoryStore().WithClock(cfg.Now)
 		pinStore = pin.NewMemoryStore()
 		mobileStore = mobile.NewMemoryStore()
+		permanenteStore = permanente.NewMemoryStore()
 	}
 	pc := cfg.PIN
 	if pc.Now == nil {
@@ -286,6 +307,14 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if g.mobile, err = mobile.New(mc, mobileStore); err != nil {
 		return nil, err
 	}
+	pmc := cfg.Permanente
+	pmc.Now = cfg.Now
+	if pmc.Secret == nil {
+		pmc.Secret = cfg.PINSecret
+	}
+	if g.permanente, err = permanente.New(pmc, permanenteStore); err != nil {
+		return nil, err
+	}
 	for _, sp := range cfg.ServiceProviders {
 		if err := g.RegisterServiceProvider(sp); err != nil {
 			return nil, err
@@ -294,11 +323,14 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err := g.initMobile(cfg); err != nil {
 		return nil, err
 	}
+	if err := g.initPermanente(cfg); err != nil {
+		return nil, err
+	}
 	g.pinMethod = pin.NewMethod(g.pins, citizenLookup{g.citizens}, g.notifier, g.log).WithLimits(cfg.PINLimits).WithDevices(g.mobile)
 	g.methods = []method.Method{
 		g.movil,
 		g.pinMethod,
-		unavailableMethod{saml.MethodGISS, saml.LoASubstantial, "permanente"},
+		g.permanenteMethod,
 		unavailableMethod{saml.MethodAfirma, saml.LoAHigh, "certificado"},
 		unavailableMethod{saml.MethodEIDAS, saml.LoAHigh, "eidas"},
 	}

@@ -37,6 +37,7 @@ func (g *Gateway) initMobile(cfg Config) error {
 		Client:           cfg.ClientAddress,
 		Now:              cfg.Now,
 		Logger:           g.log,
+		Permanente:       g.permanente,
 	})
 	return err
 }

@@ -37,6 +37,7 @@ func (g *Gateway) routes() {
 	}
 	g.apiRoutes(mux)
 	g.mobileRoutes(mux)
+	g.permanenteRoutes(mux)
 	// ServeHTTP gives every response the common security headers, the admin
 	// routes' (mounted later on this mux) included; pages replace the CSP
 	// with their own.

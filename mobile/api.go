@@ -167,6 +167,13 @@ type APIConfig struct {
 
 	// Limits bound the unauthenticated calls; see [APILimits].
 	Limits APILimits
+
+	// Permanente holds the citizens' Cl@ve Permanente accounts, which the
+	// app manages under /app/v1/permanente (a *permanente.Service); nil
+	// answers those calls 404 not_found, as a gateway without Cl@ve
+	// Permanente. Recovering a forgotten password also needs it to
+	// implement [PermanenteRecovery].
+	Permanente PermanenteAccounts
 }
 
 // API is the citizen app's JSON API, version 1, served under [APIBase]:
@@ -192,6 +199,7 @@ type API struct {
 	clientIDs                      *limit.Distinct
 	citizenCodes                   *limit.Window
 	strangers                      *apiStrangers
+	perm                           *permanenteAPI
 }
 
 // NewAPI returns the app API on cfg. It fails when a required field is
@@ -247,6 +255,7 @@ func NewAPI(cfg APIConfig) (*API, error) {
 	a.clientIDs = &limit.Distinct{Max: l.ClientIdentifiers, Per: l.ClientWindow, Now: a.now}
 	a.citizenCodes = &limit.Window{Max: l.CitizenCodes, Per: l.CitizenWindow, Now: a.now}
 	a.strangers = newAPIStrangers(l.MaxStrangers)
+	a.perm = newPermanenteAPI(cfg.Permanente, a.now)
 	return a, nil
 }
 
@@ -296,6 +305,8 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.routeSigned(w, r, http.MethodGet, a.pins)
 	case "history":
 		a.routeSigned(w, r, http.MethodGet, a.history)
+	case "permanente", "permanente/activation-code", "permanente/password", "permanente/recovery":
+		a.servePermanente(w, r, rest)
 	default:
 		id, ok := decisionPath(rest)
 		if !ok {
@@ -313,7 +324,8 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func callName(path string) string {
 	rest, _ := strings.CutPrefix(path, APIBase)
 	switch rest {
-	case "activation/sms", "activation/challenge", "activation", "device", "requests", "requests/scan", "pins", "history":
+	case "activation/sms", "activation/challenge", "activation", "device", "requests", "requests/scan", "pins", "history",
+		"permanente", "permanente/activation-code", "permanente/password", "permanente/recovery":
 		return rest
 	}
 	if _, ok := decisionPath(rest); ok {

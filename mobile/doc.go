@@ -63,11 +63,31 @@
 //	GET    /app/v1/pins                  Cl@ve PIN codes pushed to the app (PushBox)
 //	GET    /app/v1/history?state=&kind=&requester=&from=&to=&order=&limit=&offset=
 //
+// Cl@ve Permanente management, signed the same way, on a gateway whose
+// [APIConfig.Permanente] is set (else 404 not_found). The signature, which
+// only the unlock factor releases, is the proof of identity each asks for;
+// the citizen's registration must be active:
+//
+//	GET    /app/v1/permanente                  its status: registered, activated, blocked, password expiry
+//	POST   /app/v1/permanente/activation-code  a new activation code, the only valid one from then on
+//	POST   /app/v1/permanente/password         change the password: {"current","new"}
+//	POST   /app/v1/permanente/recovery         set a forgotten password, unblocking it: {"new"} (PermanenteRecovery)
+//	DELETE /app/v1/permanente                  delete the Cl@ve Permanente user
+//
+// Password changes and recoveries are limited to 10 an hour per citizen and
+// 30 per 10 minutes per client, new activation codes to 5 an hour per
+// citizen; wrong current passwords also count towards the block of
+// Cl@ve Permanente itself (5 in a row). No password or code is logged.
+//
 // Every refusal is {"error":{"code":"…","message":"…"}} with a stable code
 // and its HTTP status: bad_request, too_large, unauthenticated,
 // bad_signature, stale, replay, device_inactive, wrong_code,
 // too_many_attempts, no_code, expired, bad_proof, not_found, claimed,
 // not_claimed, already_decided, mismatch, bad_confirmation, wrong_device,
 // method_not_allowed, and unavailable (503: the gateway's storage failed;
-// nothing was counted against the citizen). No input gets a 500.
+// nothing was counted against the citizen). No input gets a 500. The Cl@ve
+// Permanente calls add registration_inactive, not_registered,
+// not_activated, wrong_password, blocked, conflict, and weak_password
+// (422), whose error also lists every broken rule of the password policy
+// by its [permanente.Rule]: "rules":["too_short","no_digit"].
 package mobile

@@ -43,12 +43,15 @@ type Password struct {
 // Purpose tells which flow a [Flow] belongs to.
 type Purpose string
 
-// The two flows that end in choosing a password.
+// The flows that end in choosing a password.
 const (
 	// PurposeActivation sets the first password.
 	PurposeActivation Purpose = "activation"
 	// PurposeReset replaces a forgotten or blocked password.
 	PurposeReset Purpose = "reset"
+	// PurposeChange replaces an expired password, right after a login
+	// with it (Result.ChangeTicket).
+	PurposeChange Purpose = "change"
 )
 
 // Step is where a [Flow] stands.
@@ -64,17 +67,19 @@ const (
 )
 
 // Flow is an activation or a password reset in progress, past the
-// activation code:
+// activation code, or the change of an expired password:
 //
 //	StartActivation / StartReset          → StepSMS (SMS code sent)
 //	VerifyActivationSMS / VerifyResetSMS  → StepPassword (ticket handed out)
 //	CompleteActivation / CompleteReset    → done, the flow is dropped
+//	Login with an expired password        → StepPassword (Result.ChangeTicket)
+//	CompleteChange                        → done, the flow is dropped
 //
 // A wrong SMS code counts; the last allowed one drops the flow (ErrRestart),
 // and so does an expired code. Starting again replaces the flow, and a new
 // activation code drops it.
 type Flow struct {
-	// Purpose is activation or reset.
+	// Purpose is activation, reset or change.
 	Purpose Purpose
 
 	// Step is the step waited for.

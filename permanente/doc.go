@@ -46,7 +46,13 @@
 // the answer, and for logins the hashing work, of a wrong password or code.
 //
 // [MemoryStore] and [SQLStore] both pass the suite in
-// permanente/permanentetest. The package knows nothing of HTTP, SMS or SAML:
-// the gateway sends the codes this package returns, checks the contrast data
-// it keeps in its registry, and limits requests per client.
+// permanente/permanentetest. The rules know nothing of HTTP, SMS or SAML.
+// The pages sit on top, on the gateway's public method contract: [Method],
+// the login on the gateway's chooser (password, the change an expired one
+// forces, the SMS code of the reinforced step), and [AccountPages], the
+// account services outside any login (activation, forgotten password,
+// change, unsubscribe). They send the codes the rules return, check the
+// contrast data of the gateway's registry, limit requests per client
+// ([Limits]), and answer identifiers without an account as they answer a
+// wrong password or activation code, blocked after as many.
 package permanente

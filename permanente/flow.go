@@ -76,6 +76,15 @@ func (s *Service) CompleteReset(ctx context.Context, citizen, ticket, password s
 	return s.complete(ctx, PurposeReset, citizen, ticket, password, p)
 }
 
+// CompleteChange replaces citizen's expired password, if ticket is the
+// Result.ChangeTicket that [Service.Login] returned with
+// [ErrPasswordExpired]. The new password is checked as by
+// [Service.CompleteReset] (the policy, and neither the current password nor
+// the one before it), and errors are the same.
+func (s *Service) CompleteChange(ctx context.Context, citizen, ticket, password string, p Profile) error {
+	return s.complete(ctx, PurposeChange, citizen, ticket, password, p)
+}
+
 func (s *Service) start(ctx context.Context, purpose Purpose, citizen, typed string) (Code, error) {
 	id, err := parseCitizen(citizen)
 	if err != nil {
@@ -208,7 +217,7 @@ func (s *Service) complete(ctx context.Context, purpose Purpose, citizen, ticket
 		return ErrBadTicket
 	}
 	var old Password
-	if purpose == PurposeReset {
+	if purpose != PurposeActivation {
 		if a.Password == nil {
 			return ErrBadTicket
 		}
@@ -227,8 +236,8 @@ func (s *Service) complete(ctx context.Context, purpose Purpose, citizen, ticket
 		switch {
 		case !ticketValid(a.Flow, purpose, mac, now):
 			outcome = ErrBadTicket
-		case purpose == PurposeReset && (a.Password == nil || a.Password.Hash != old.Hash):
-			outcome = fmt.Errorf("permanente: password changed during the reset: %w", ErrConflict)
+		case purpose != PurposeActivation && (a.Password == nil || a.Password.Hash != old.Hash):
+			outcome = fmt.Errorf("permanente: password changed during the %s: %w", purpose, ErrConflict)
 		case purpose == PurposeActivation && a.Password != nil:
 			outcome = ErrBadTicket
 		}

@@ -24,6 +24,12 @@ type Result struct {
 	// PasswordSetAt is when the password was chosen, PasswordExpiresAt
 	// the first instant at which it is expired, for a page to warn ahead.
 	PasswordSetAt, PasswordExpiresAt time.Time
+
+	// ChangeTicket comes with MustChange: a single-use secret, valid
+	// Config.TicketValidity, with which [Service.CompleteChange] sets the
+	// new password without the citizen typing the expired one again. The
+	// page keeps it out of the store (it is held sealed, or in the form).
+	ChangeTicket string
 }
 
 // Login checks citizen's password. A right password resets the failure
@@ -33,10 +39,10 @@ type Result struct {
 // forgotten-password flow.
 //
 // A right password older than Config.PasswordMaxAge returns the Result with
-// MustChange set and [ErrPasswordExpired]: the citizen is identified, but the
-// gateway must have them choose a new password ([Service.ChangePassword])
-// before completing the login. A caller that only checks err != nil fails
-// closed.
+// MustChange set, a ChangeTicket and [ErrPasswordExpired]: the citizen is
+// identified, but the gateway must have them choose a new password
+// ([Service.CompleteChange], or [Service.ChangePassword]) before completing
+// the login. A caller that only checks err != nil fails closed.
 //
 // A citizen who is not registered or not activated gets [ErrWrongPassword],
 // as for a wrong password, after hashing the password against a dummy with
@@ -51,7 +57,43 @@ func (s *Service) Login(ctx context.Context, citizen, password string) (Result, 
 	if err != nil && !errors.Is(err, ErrPasswordExpired) {
 		return Result{}, err
 	}
-	return Result{Citizen: id, MustChange: err != nil, PasswordSetAt: p.SetAt, PasswordExpiresAt: s.expiry(&p)}, err
+	res := Result{Citizen: id, MustChange: err != nil, PasswordSetAt: p.SetAt, PasswordExpiresAt: s.expiry(&p)}
+	if res.MustChange {
+		if res.ChangeTicket, err = s.changeTicket(ctx, id, p); err != nil {
+			return Result{}, err
+		}
+		return res, ErrPasswordExpired
+	}
+	return res, nil
+}
+
+// changeTicket opens the change of id's expired password p: a flow that
+// waits for the new password with a fresh ticket, replacing any activation
+// or reset in progress (the citizen has just proved they know the
+// password). It fails with ErrConflict if the password changed meanwhile.
+func (s *Service) changeTicket(ctx context.Context, id string, p Password) (string, error) {
+	ticket, err := s.ticket()
+	if err != nil {
+		return "", err
+	}
+	now := s.cfg.Now()
+	var outcome error
+	err = s.st.UpdateAccount(ctx, id, func(a *Account) error {
+		if a.Password == nil || a.Password.Hash != p.Hash {
+			outcome = fmt.Errorf("permanente: password changed meanwhile: %w", ErrConflict)
+			return outcome
+		}
+		a.Flow = &Flow{Purpose: PurposeChange, Step: StepPassword, Hash: s.mac(labelTicket, id, string(PurposeChange), ticket),
+			ExpiresAt: now.Add(s.cfg.TicketValidity)}
+		return nil
+	})
+	if outcome != nil {
+		return "", outcome
+	}
+	if err != nil {
+		return "", fmt.Errorf("permanente: login: %w", err)
+	}
+	return ticket, nil
 }
 
 // authenticate checks id's password and counts the outcome. It returns the

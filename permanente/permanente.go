@@ -186,6 +186,10 @@ type Service struct {
 	// cost the same work as the others.
 	dummy string
 
+	// strangers answers the pages' attempts on identifiers without an
+	// account that can take them, shared by every page of this Service.
+	strangers *strangers
+
 	// kdf is argon2.IDKey; a test counts its calls.
 	kdf func(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte
 }
@@ -253,7 +257,7 @@ func New(cfg Config, st Store) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("permanente: dummy hash: %w", err)
 	}
-	return &Service{cfg: cfg, key: key, st: st, dummy: dummy, kdf: argon2.IDKey}, nil
+	return &Service{cfg: cfg, key: key, st: st, dummy: dummy, kdf: argon2.IDKey, strangers: newStrangers(cfg)}, nil
 }
 
 // SMSValidity is how long an SMS code can be used, for the countdown shown

@@ -1,18 +1,22 @@
 // Command app is the citizen's Cl@ve app on the command line: it activates
 // this computer as the citizen's Cl@ve Móvil phone, then lists, scans and
 // answers the logins waiting for it, shows the Cl@ve PINs sent to the app
-// and the history, all through a gateway's app API (package mobile/app).
+// and the history, and manages the citizen's Cl@ve Permanente, all through
+// a gateway's app API (package mobile/app).
 //
 //	go run ./examples/app activate -citizen 12345678Z -contrast 01/01/2040
 //	go run ./examples/app pending -wait 30s
 //	go run ./examples/app scan qr.png
 //	go run ./examples/app confirm <request ID> -code 123
+//	go run ./examples/app permanente change -password-file passwords.txt
 //
 // The phone's state (device ID, and its key encrypted under the unlock
 // passphrase) is kept in $HOME/.clave-app.json, or the file -state names.
 // The passphrase comes from -passphrase-file, the CLAVE_APP_PASSPHRASE
-// environment variable, or else a line of standard input. Run with -h for
-// every command and flag.
+// environment variable, or else a line of standard input. Cl@ve Permanente
+// passwords are never given as flags: they come one per line from
+// -password-file, the CLAVE_APP_PASSWORD environment variable, or else
+// standard input. Run with -h for every command and flag.
 package main
 
 import (
@@ -69,6 +73,8 @@ var commands = []command{
 	{"pins", "", "show the Cl@ve PINs sent to the app", cmdPINs},
 	{"history", "[-state confirmed|declined|expired] [-kind qr|push] [-requester NAME] [-from DATE] [-to DATE] [-order newest|oldest] [-limit N] [-offset N]",
 		"show the history of logins", cmdHistory},
+	{"permanente", "(status | regenerate | change | recover | delete) [-password-file FILE] [-yes]",
+		"manage Cl@ve Permanente: status, new activation code, change or recover the password, delete", cmdPermanente},
 	{"deactivate", "", "switch this phone off for good and delete its state", cmdDeactivate},
 }
 

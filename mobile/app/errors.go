@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -181,17 +182,22 @@ func (e *APIError) Error() string {
 // Is reports whether target is the sentinel of e's code.
 func (e *APIError) Is(target error) bool {
 	s, ok := codes[e.Code]
+	if !ok {
+		s, ok = permanenteCodes[e.Code]
+	}
 	return ok && s == target
 }
 
 // apiErrorFrom builds the error of a non-2xx answer from its body, which may
 // not be an app API error at all (a proxy in between, a gateway without the
-// app API).
-func apiErrorFrom(status int, body []byte) *APIError {
+// app API): an *APIError, or for weak_password a *WeakPasswordError with
+// the rules the body lists.
+func apiErrorFrom(status int, body []byte) error {
 	var env struct {
 		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
+			Code    string          `json:"code"`
+			Message string          `json:"message"`
+			Rules   json.RawMessage `json:"rules"`
 		} `json:"error"`
 	}
 	if err := decodeLenient(body, &env); err != nil || env.Error.Code == "" {
@@ -201,7 +207,15 @@ func apiErrorFrom(status int, body []byte) *APIError {
 	if msg == "" {
 		msg = http.StatusText(status)
 	}
-	return &APIError{Status: status, Code: printable(env.Error.Code, maxMessageLen), Message: msg}
+	e := &APIError{Status: status, Code: printable(env.Error.Code, maxMessageLen), Message: msg}
+	if e.Code == "weak_password" {
+		// Rules that do not read leave the error without them, not
+		// without its code.
+		var rules []string
+		_ = json.Unmarshal(env.Error.Rules, &rules)
+		return weakPassword(e, rules)
+	}
+	return e
 }
 
 // maxMessageLen bounds the message of an APIError, which ends up on a

@@ -1,0 +1,116 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/clave-go/clave/permanente"
+)
+
+// initPermanente builds Cl@ve Permanente on the gateway's Service: the
+// method on the chooser and the account services' pages. It runs after
+// initMobile, whose notifier also serves the app.
+func (g *Gateway) initPermanente(cfg Config) error {
+	g.permanenteMethod = permanente.NewMethod(g.permanente, cfg.PermanenteLimits, g.log)
+	var err error
+	g.permanentePages, err = permanente.NewAccountPages(permanente.AccountConfig{
+		Service:  g.permanente,
+		Citizens: citizenLookup{g.citizens},
+		Notifier: g.notifier,
+		Now:      cfg.Now,
+		Logger:   g.log,
+		Client:   cfg.ClientAddress,
+		Limits:   cfg.PermanenteLimits,
+	})
+	return err
+}
+
+// permanenteRoutes mounts the account services, outside any login: the
+// gateway's form tokens belong to logins, so these pages carry their own.
+func (g *Gateway) permanenteRoutes(mux *http.ServeMux) {
+	mux.Handle(permanente.AccountPath, g.permanentePages)
+}
+
+// RegisterPermanente gives the registered citizen id Cl@ve Permanente and
+// returns the first activation code, in clear this once: it comes with the
+// registration, and the caller hands it to the citizen (on the invitation
+// letter, say), who activates at /permanente/activate with it, the email
+// of the registration and an SMS code. It returns ErrNotRegistered for a
+// citizen the gateway does not know and permanente.ErrAlreadyRegistered
+// for one who has Cl@ve Permanente already.
+func (g *Gateway) RegisterPermanente(ctx context.Context, id string) (permanente.ActivationCode, error) {
+	c, err := g.registered(ctx, id)
+	if err != nil {
+		return permanente.ActivationCode{}, err
+	}
+	code, err := g.permanente.Register(ctx, c.ID)
+	if err != nil {
+		return permanente.ActivationCode{}, err
+	}
+	g.log.InfoContext(ctx, "gateway: Cl@ve Permanente registered", "person", c.Masked())
+	return code, nil
+}
+
+// RegeneratePermanenteCode issues a new activation code to the registered
+// citizen id, who identified by other means, and returns it in clear this
+// once. Only the new code is valid from then on, unblocked; an activation
+// or reset started with the old one is dropped. It returns
+// ErrNotRegistered for a citizen the gateway does not know and
+// permanente.ErrNotRegistered for one without Cl@ve Permanente.
+func (g *Gateway) RegeneratePermanenteCode(ctx context.Context, id string) (permanente.ActivationCode, error) {
+	c, err := g.registered(ctx, id)
+	if err != nil {
+		return permanente.ActivationCode{}, err
+	}
+	code, err := g.permanente.RegenerateActivationCode(ctx, c.ID)
+	if err != nil {
+		return permanente.ActivationCode{}, err
+	}
+	g.log.InfoContext(ctx, "gateway: Cl@ve Permanente activation code regenerated", "person", c.Masked())
+	return code, nil
+}
+
+// apiPermanente registers a citizen for Cl@ve Permanente or regenerates
+// their activation code: {"citizen": "...", "action": "register" |
+// "regenerate"} → {"activation_code": "XXXX-XXXX-XXXX-XXXX"}.
+func (g *Gateway) apiPermanente(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Citizen string `json:"citizen"`
+		Action  string `json:"action"`
+	}
+	if !readJSON(w, r, &in) {
+		return
+	}
+	var (
+		code permanente.ActivationCode
+		err  error
+	)
+	switch in.Action {
+	case "register":
+		code, err = g.RegisterPermanente(r.Context(), in.Citizen)
+	case "regenerate":
+		code, err = g.RegeneratePermanenteCode(r.Context(), in.Citizen)
+	default:
+		err = errors.New(`action must be "register" or "regenerate"`)
+	}
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, map[string]string{"activation_code": code.Grouped()})
+	case errors.Is(err, ErrNotRegistered):
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "not a registered citizen"})
+	case errors.Is(err, permanente.ErrNotRegistered):
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "the citizen has no Cl@ve Permanente"})
+	case errors.Is(err, permanente.ErrAlreadyRegistered):
+		writeJSON(w, http.StatusConflict, map[string]string{"error": "the citizen has Cl@ve Permanente already; regenerate the code"})
+	case errors.Is(err, permanente.ErrBadCitizen):
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "not a valid DNI or NIE"})
+	default:
+		if in.Action == "register" || in.Action == "regenerate" {
+			g.log.ErrorContext(r.Context(), "gateway: Cl@ve Permanente", "action", in.Action, "error", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily unavailable"})
+			return
+		}
+		apiError(w, err)
+	}
+}
