@@ -290,3 +290,56 @@ func (s *Service) checkNew(pw, id string, p Profile, old Password, current strin
 	}
 	return nil
 }
+
+// RecoverPassword sets citizen's password without the activation-code and
+// SMS flow, for a caller that identified the citizen otherwise: the Cl@ve
+// app, whose signed call proves the device and its unlock factor. The new
+// password is checked as by [Service.CompleteReset] (the policy, and neither
+// the current password nor the one before it); like a reset, it unblocks
+// the password and drops any flow in progress. It returns [ErrBadCitizen],
+// [ErrNotRegistered] or [ErrNotActivated] when there is no password to
+// recover, joined *PolicyError values, or ErrConflict when the password
+// changed meanwhile. The activation code is left as it is.
+func (s *Service) RecoverPassword(ctx context.Context, citizen, password string, p Profile) error {
+	id, err := parseCitizen(citizen)
+	if err != nil {
+		return err
+	}
+	a, err := s.st.Account(ctx, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return ErrNotRegistered
+	case err != nil:
+		return fmt.Errorf("permanente: recover password: %w", err)
+	case !a.Registered():
+		return ErrNotRegistered
+	case a.Password == nil:
+		return ErrNotActivated
+	}
+	old := *a.Password
+	if err := s.checkNew(password, id, p, old, ""); err != nil {
+		return err
+	}
+	hash, err := s.hashPassword(password)
+	if err != nil {
+		return err
+	}
+	now := s.cfg.Now()
+	var outcome error
+	err = s.st.UpdateAccount(ctx, id, func(a *Account) error {
+		if a.Password == nil || a.Password.Hash != old.Hash {
+			outcome = fmt.Errorf("permanente: password changed during the recovery: %w", ErrConflict)
+			return outcome
+		}
+		a.Password = &Password{Hash: hash, SetAt: now, Previous: old.Hash}
+		a.Flow = nil
+		return nil
+	})
+	if outcome != nil {
+		return outcome
+	}
+	if err != nil {
+		return fmt.Errorf("permanente: recover password: %w", err)
+	}
+	return nil
+}
