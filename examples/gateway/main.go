@@ -46,6 +46,7 @@ func main() {
 type options struct {
 	addr, baseURL, db, spConfig, citizens, keyFile, certFile, pinSecret string
 	personas                                                            bool
+	maxConns                                                            int
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -60,11 +61,15 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.certFile, "cert", "", "PEM certificate of -key")
 	fs.StringVar(&o.pinSecret, "pin-secret", "", "hex secret (≥32 bytes) keying stored PINs; keep it across restarts so pending PINs survive (env CLAVE_PIN_SECRET; default random)")
 	fs.BoolVar(&o.personas, "personas", true, "register the reserved test personas (see README)")
+	fs.IntVar(&o.maxConns, "max-connections", defaultMaxConnections, "connections served at once; a Cl@ve Móvil login waiting for the phone holds two (its page's and the phone's)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if o.maxConns < maxPerClient || o.maxConns > 1<<20 {
+		return nil, fmt.Errorf("-max-connections: want %d to %d", maxPerClient, 1<<20)
 	}
 	return o, nil
 }
@@ -142,13 +147,15 @@ func run(ctx context.Context, args []string, log *slog.Logger, ready chan<- stri
 	if ready != nil {
 		ready <- cfg.baseURL
 	}
-	return serveBounded(ctx, ln, a.handler)
+	return serveBounded(ctx, ln, a.handler, o.maxConns)
 }
 
-// maxConnections bounds the connections served at once. Go raises a
+// defaultMaxConnections bounds the connections served at once. Go raises a
 // process's soft file-descriptor limit to its hard limit (4,096 at the
-// least on current Linux), so this leaves room for the rest.
-const maxConnections = 2048
+// least on current Linux), so this leaves room for the rest. A waiting
+// connection costs the gateway about 8 KB (see examples/load -scenario
+// movil), so memory is not what bounds it.
+const defaultMaxConnections = 2048
 
 // maxPerClient bounds the connections of one client address, so that one
 // client holding slow connections cannot take them all; a browser opens six.
@@ -157,10 +164,10 @@ const maxPerClient = 32
 // serveBounded serves h on ln until ctx ends, then shuts down gracefully.
 // Every phase of a request has a timeout and the connections are bounded, so
 // slow or idle clients cannot hold the gateway's file descriptors.
-func serveBounded(ctx context.Context, ln net.Listener, h http.Handler) error {
+func serveBounded(ctx context.Context, ln net.Listener, h http.Handler, maxConns int) error {
 	srv := clave.NewServer("", h)
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(clave.LimitListener(ln, maxConnections, maxPerClient)) }()
+	go func() { done <- srv.Serve(clave.LimitListener(ln, maxConns, maxPerClient)) }()
 	select {
 	case err := <-done:
 		return err
