@@ -323,10 +323,10 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err := g.initMobile(cfg); err != nil {
 		return nil, err
 	}
-	if err := g.initPermanente(cfg); err != nil {
+	g.pinMethod = pin.NewMethod(g.pins, citizenLookup{g.citizens}, g.notifier, g.log).WithLimits(cfg.PINLimits).WithDevices(g.mobile)
+	if err := g.initPermanente(cfg); err != nil { // identifies with Cl@ve PIN
 		return nil, err
 	}
-	g.pinMethod = pin.NewMethod(g.pins, citizenLookup{g.citizens}, g.notifier, g.log).WithLimits(cfg.PINLimits).WithDevices(g.mobile)
 	g.methods = []method.Method{
 		g.movil,
 		g.pinMethod,

@@ -3,9 +3,13 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 
+	"github.com/clave-go/clave/gateway/method"
 	"github.com/clave-go/clave/permanente"
+	"github.com/clave-go/clave/pin"
 )
 
 // initPermanente builds Cl@ve Permanente on the gateway's Service: the
@@ -22,8 +26,42 @@ func (g *Gateway) initPermanente(cfg Config) error {
 		Logger:   g.log,
 		Client:   cfg.ClientAddress,
 		Limits:   cfg.PermanenteLimits,
+		Identify: pinIdentifier{g.pinMethod},
 	})
 	return err
+}
+
+// pinIdentifier identifies citizens with Cl@ve PIN for the account pages'
+// new activation code, with Cl@ve PIN's decoys and limits.
+type pinIdentifier struct{ m *pin.Method }
+
+// Challenge implements permanente.Identifier: a Cl@ve PIN for id, or a
+// decoy answered alike.
+func (p pinIdentifier) Challenge(ctx context.Context, client, id, contrast string) (string, error) {
+	issued, err := p.m.Issue(ctx, client, id, contrast, "")
+	switch {
+	case err == nil:
+		return issued.RequestCode, nil
+	case errors.Is(err, pin.ErrTooManyAttempts), errors.Is(err, pin.ErrRateLimited), errors.Is(err, pin.ErrBlocked):
+		return "", fmt.Errorf("%w: %w", permanente.ErrIdentifyLimited, err)
+	case errors.Is(err, pin.ErrUnavailable):
+		return "", err
+	}
+	return "", fmt.Errorf("%w: %w", permanente.ErrIdentify, err)
+}
+
+// Verify implements permanente.Identifier.
+func (p pinIdentifier) Verify(ctx context.Context, client, id, ref, secret string) (method.Citizen, error) {
+	c, err := p.m.Check(ctx, client, id, ref, strings.TrimSpace(secret), "")
+	switch {
+	case err == nil:
+		return c, nil
+	case errors.Is(err, pin.ErrTooManyAttempts), errors.Is(err, pin.ErrBlocked):
+		return method.Citizen{}, fmt.Errorf("%w: %w", permanente.ErrIdentifyLimited, err)
+	case errors.Is(err, pin.ErrUnavailable):
+		return method.Citizen{}, err
+	}
+	return method.Citizen{}, fmt.Errorf("%w: %w", permanente.ErrIdentify, err)
 }
 
 // permanenteRoutes mounts the account services, outside any login: the

@@ -2,6 +2,8 @@ package gateway_test
 
 import (
 	"net/http"
+	"net/url"
+	"regexp"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -50,4 +52,42 @@ func TestPermanenteFromTheApp(t *testing.T) {
 	assert.NotContains(t, a.page, `action="/permanente/reset/sms"`, "the kept code no longer works")
 	a = w.account().startReset(maria, code.Grouped())
 	assert.Contains(t, a.page, `action="/permanente/reset/sms"`, "the new one does")
+}
+
+// A new activation code on the account pages, after identifying with
+// Cl@ve PIN: only the new code works from then on.
+func TestPermanenteRegenerateOnThePages(t *testing.T) {
+	t.Parallel()
+	w := pmWorld(t, saml.LoALow, nil)
+	kept := activate(t, w, pmPassword)
+
+	a := w.account().open("/permanente/")
+	require.Contains(t, a.page, `href="/permanente/regenerate"`)
+	a.open("/permanente/regenerate")
+	a.post("/permanente/regenerate/start", url.Values{"document": {maria}, "contrast": {mariaValid}})
+	require.Equal(t, http.StatusOK, a.status(), a.page)
+	require.Contains(t, a.page, `action="/permanente/regenerate/verify"`, a.page)
+	pinCode := w.lastSMS(mariaPhone).Code
+	a.post("/permanente/regenerate/verify", url.Values{"pin": {otherPIN(pinCode)}})
+	assert.Equal(t, http.StatusUnauthorized, a.status(), "a wrong PIN")
+	a.post("/permanente/regenerate/verify", url.Values{"pin": {pinCode}})
+	require.Equal(t, http.StatusOK, a.status(), a.page)
+	m := regexp.MustCompile(`<p class="code" id="activation-code">([A-Z0-9-]+)</p>`).FindStringSubmatch(a.page)
+	require.NotNil(t, m, a.page)
+	require.NotEqual(t, kept.Grouped(), m[1])
+
+	r := w.account().startReset(maria, kept.Grouped())
+	assert.NotContains(t, r.page, `action="/permanente/reset/sms"`, "the kept code no longer works")
+	r = w.account().startReset(maria, m[1])
+	assert.Contains(t, r.page, `action="/permanente/reset/sms"`, "the new one does")
+
+	t.Run("a stranger gets the same pages and no code", func(t *testing.T) {
+		a := w.account().open("/permanente/regenerate")
+		a.post("/permanente/regenerate/start", url.Values{"document": {stranger}, "contrast": {mariaValid}})
+		require.Equal(t, http.StatusOK, a.status(), a.page)
+		require.Contains(t, a.page, `action="/permanente/regenerate/verify"`)
+		a.post("/permanente/regenerate/verify", url.Values{"pin": {pinCode}})
+		assert.Equal(t, http.StatusUnauthorized, a.status())
+		assert.NotContains(t, a.page, `id="activation-code"`)
+	})
 }

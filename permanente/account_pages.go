@@ -55,6 +55,10 @@ type AccountConfig struct {
 	// part of RemoteAddr. Behind a reverse proxy it must read the address
 	// the proxy forwards, as the gateway's does.
 	Client func(r *http.Request) string
+	// Identify identifies citizens with another method for a new
+	// activation code (GET /permanente/regenerate); nil leaves that
+	// service out (the app still offers it).
+	Identify Identifier
 	// Limits bound what one client, and everyone, may try on these pages.
 	Limits Limits
 }
@@ -72,6 +76,9 @@ type AccountConfig struct {
 //	POST /permanente/reset/…              activation code, SMS code, new password
 //	GET, POST /permanente/change          change: DNI/NIE, current password, new one twice
 //	GET, POST /permanente/delete          unsubscribe: DNI/NIE, password, confirmation
+//	GET  /permanente/regenerate           a new activation code, after identifying with
+//	POST /permanente/regenerate/start     another method (AccountConfig.Identify): the
+//	POST /permanente/regenerate/verify    DNI/NIE and contrast datum, then its secret
 //
 // Every form carries an anti-CSRF token (double submit): a random cookie,
 // HttpOnly, SameSite=Strict and limited to AccountPath, and a form field
@@ -99,6 +106,7 @@ type AccountPages struct {
 	log      *slog.Logger
 	client   func(r *http.Request) string
 	guard    *guard
+	identify Identifier
 	state    *seal.Sealer
 	csrfKey  []byte
 	mux      *http.ServeMux
@@ -124,7 +132,7 @@ func NewAccountPages(cfg AccountConfig) (*AccountPages, error) {
 	}
 	p := &AccountPages{
 		svc: cfg.Service, citizens: cfg.Citizens, notifier: cfg.Notifier, now: cfg.Now, log: cfg.Logger,
-		client: cfg.Client, guard: newGuard(cfg.Limits, cfg.Now, cfg.Logger),
+		client: cfg.Client, guard: newGuard(cfg.Limits, cfg.Now, cfg.Logger), identify: cfg.Identify,
 		state: mustSealer(cfg.Service.key, "permanente account step"), csrfKey: csrfKey,
 	}
 	mux := http.NewServeMux()
@@ -157,6 +165,11 @@ func NewAccountPages(cfg AccountConfig) (*AccountPages, error) {
 		p.render(w, r, http.StatusOK, "permanente_delete", nil)
 	})
 	mux.HandleFunc("POST /permanente/delete", p.form(p.deleteUser))
+	if p.identify != nil {
+		mux.HandleFunc("GET /permanente/regenerate", p.regenerate)
+		mux.HandleFunc("POST /permanente/regenerate/start", p.form(p.regenerateStart))
+		mux.HandleFunc("POST /permanente/regenerate/verify", p.form(p.regenerateVerify))
+	}
 	p.mux = mux
 	return p, nil
 }
@@ -293,7 +306,7 @@ func (p *AccountPages) clearState(w http.ResponseWriter, r *http.Request) {
 
 // home lists the services.
 func (p *AccountPages) home(w http.ResponseWriter, r *http.Request) {
-	p.render(w, r, http.StatusOK, "permanente_home", nil)
+	p.render(w, r, http.StatusOK, "permanente_home", map[string]any{"Regenerate": p.identify != nil})
 }
 
 // flowPage shows the current step of flow f.
