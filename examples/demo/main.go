@@ -137,6 +137,13 @@ Cl@ve demo: a reference gateway and an agency site, both in this process; nothin
   4. Read the PIN in the SMS at %[2]s%[3]s and type it.
   5. You are back at the agency as MARIA GARCIA LOPEZ.
 
+With Cl@ve Móvil instead, make this computer María's phone first, in another terminal
+(the SMS code is in the same inbox), then choose Cl@ve Móvil and answer on the "phone":
+
+  CLAVE_APP_PASSPHRASE=demo go run ./examples/app -gateway %[2]s -state /tmp/maria.json activate -citizen 12345678Z -contrast 01/01/2030
+  CLAVE_APP_PASSPHRASE=demo go run ./examples/app -state /tmp/maria.json pending -wait 60s   (after "Acceder sin QR")
+  CLAVE_APP_PASSPHRASE=demo go run ./examples/app -state /tmp/maria.json confirm <id>
+
 Other demo citizens: README.md, "Reference gateway". Ctrl+C stops the demo.
 
 `, d.agencyURL, d.gatewayURL, inboxPath)
