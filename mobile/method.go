@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -145,6 +146,21 @@ func (m *Method) Handler(host method.Host) http.Handler {
 	mux.HandleFunc("POST "+p+"sms", func(w http.ResponseWriter, r *http.Request) { m.sms(host, w, r) })
 	mux.HandleFunc("POST "+p+"verify", func(w http.ResponseWriter, r *http.Request) { m.verify(host, w, r) })
 	mux.HandleFunc("POST "+p+"qr", func(w http.ResponseWriter, r *http.Request) { m.restart(host, w, r) })
+	// A page answering a form (an error, say) links to its own address in
+	// another language; a GET there shows the login's current page.
+	back := func(to string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			u := "/login/" + r.PathValue("login") + "/movil/" + to
+			if l := r.URL.Query().Get("lang"); l != "" {
+				u += "?lang=" + url.QueryEscape(l)
+			}
+			http.Redirect(w, r, u, http.StatusSeeOther)
+		}
+	}
+	mux.HandleFunc("GET "+p+"push", back("noqr"))
+	for _, path := range []string{"sms", "verify", "qr"} {
+		mux.HandleFunc("GET "+p+path, back(""))
+	}
 	return mux
 }
 

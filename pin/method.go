@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -220,6 +221,17 @@ func (m *Method) Handler(host method.Host) http.Handler {
 	mux.HandleFunc("POST /login/{login}/pin/new", func(w http.ResponseWriter, r *http.Request) { m.restart(host, w, r) })
 	mux.HandleFunc("POST /login/{login}/pin/request", func(w http.ResponseWriter, r *http.Request) { m.request(host, w, r) })
 	mux.HandleFunc("POST /login/{login}/pin/verify", func(w http.ResponseWriter, r *http.Request) { m.verify(host, w, r) })
+	// A page answering a form (a wrong PIN, say) links to its own address
+	// in another language; a GET there shows the login's current page.
+	for _, path := range []string{"new", "request", "verify"} {
+		mux.HandleFunc("GET /login/{login}/pin/"+path, func(w http.ResponseWriter, r *http.Request) {
+			u := "/login/" + r.PathValue("login") + "/pin/"
+			if l := r.URL.Query().Get("lang"); l != "" {
+				u += "?lang=" + url.QueryEscape(l)
+			}
+			http.Redirect(w, r, u, http.StatusSeeOther)
+		})
+	}
 	return mux
 }
 
