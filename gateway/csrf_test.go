@@ -73,8 +73,11 @@ func TestGatewayFormsNeedTheirToken(t *testing.T) {
 		assert.Empty(t, sms())
 	})
 	t.Run("new PIN is a form, not a link", func(t *testing.T) {
-		resp, _ := b.get(chooser + "/pin/new")
-		assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+		_, before := b.get(chooser + "/pin/")
+		resp, after := b.get(chooser + "/pin/new")
+		assert.Equal(t, http.StatusOK, resp.StatusCode)
+		assert.True(t, strings.HasSuffix(resp.Request.URL.Path, "/pin/"), "a GET only shows the current step")
+		assert.Equal(t, anyForm.FindStringSubmatch(before), anyForm.FindStringSubmatch(after), "and changes nothing")
 	})
 	t.Run("oversized form", func(t *testing.T) {
 		v := ask(token)

@@ -238,6 +238,12 @@ func decodeQR(shot []byte, err error) (string, error) {
 	}
 	res, err := zxqr.NewQRCodeReader().Decode(bmp, nil)
 	if err != nil {
+		// The reader's finder-pattern search misses about one code in
+		// two hundred; the screenshot is the code alone, which its
+		// pure-barcode mode reads (as the app does).
+		res, err = zxqr.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_PURE_BARCODE: true})
+	}
+	if err != nil {
 		return "", err
 	}
 	return res.GetText(), nil
