@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/clave-go/clave/gateway/method"
 	"github.com/clave-go/clave/internal/dni"
 	"github.com/clave-go/clave/internal/limit"
+	"github.com/clave-go/clave/internal/pages"
 	"github.com/clave-go/clave/internal/park"
 	"github.com/clave-go/clave/saml"
 )
@@ -127,12 +127,7 @@ func (m *Method) Slug() string { return "movil" }
 
 // LoAFor is the level a citizen reaches with Cl@ve Móvil: a basic
 // registration gives low, an advanced one substantial.
-func LoAFor(c method.Citizen) saml.LoA {
-	if c.Level == method.LevelAdvanced {
-		return saml.LoASubstantial
-	}
-	return saml.LoALow
-}
+func LoAFor(c method.Citizen) saml.LoA { return c.Level.LoA() }
 
 // Handler implements method.Method.
 func (m *Method) Handler(host method.Host) http.Handler {
@@ -150,11 +145,7 @@ func (m *Method) Handler(host method.Host) http.Handler {
 	// another language; a GET there shows the login's current page.
 	back := func(to string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			u := "/login/" + r.PathValue("login") + "/movil/" + to
-			if l := r.URL.Query().Get("lang"); l != "" {
-				u += "?lang=" + url.QueryEscape(l)
-			}
-			http.Redirect(w, r, u, http.StatusSeeOther)
+			pages.Back(w, r, "/login/"+r.PathValue("login")+"/movil/"+to)
 		}
 	}
 	mux.HandleFunc("GET "+p+"push", back("noqr"))

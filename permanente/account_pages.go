@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -150,11 +149,7 @@ func NewAccountPages(cfg AccountConfig) (*AccountPages, error) {
 		// A page answering a post carries the language switch, a link to
 		// its own address: it leads back to the flow's current step.
 		mux.HandleFunc("GET "+base+"/{step}", func(w http.ResponseWriter, r *http.Request) {
-			target := base
-			if l := r.URL.Query().Get("lang"); l != "" {
-				target += "?lang=" + url.QueryEscape(l)
-			}
-			http.Redirect(w, r, target, http.StatusSeeOther)
+			pages.Back(w, r, base)
 		})
 	}
 	mux.HandleFunc("GET /permanente/change", func(w http.ResponseWriter, r *http.Request) {

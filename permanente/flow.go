@@ -316,30 +316,5 @@ func (s *Service) RecoverPassword(ctx context.Context, citizen, password string,
 	case a.Password == nil:
 		return ErrNotActivated
 	}
-	old := *a.Password
-	if err := s.checkNew(password, id, p, old, ""); err != nil {
-		return err
-	}
-	hash, err := s.hashPassword(password)
-	if err != nil {
-		return err
-	}
-	now := s.cfg.Now()
-	var outcome error
-	err = s.st.UpdateAccount(ctx, id, func(a *Account) error {
-		if a.Password == nil || a.Password.Hash != old.Hash {
-			outcome = fmt.Errorf("permanente: password changed during the recovery: %w", ErrConflict)
-			return outcome
-		}
-		a.Password = &Password{Hash: hash, SetAt: now, Previous: old.Hash}
-		a.Flow = nil
-		return nil
-	})
-	if outcome != nil {
-		return outcome
-	}
-	if err != nil {
-		return fmt.Errorf("permanente: recover password: %w", err)
-	}
-	return nil
+	return s.replacePassword(ctx, id, *a.Password, "", password, p, true)
 }

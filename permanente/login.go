@@ -184,6 +184,15 @@ func (s *Service) ChangePassword(ctx context.Context, citizen, current, password
 	if err != nil && !errors.Is(err, ErrPasswordExpired) {
 		return err
 	}
+	return s.replacePassword(ctx, id, old, current, password, p, false)
+}
+
+// replacePassword replaces old, id's password (whose clear text current is,
+// when the caller has it), with password: checked by checkNew, hashed
+// outside the store update, and set only if the stored password is still
+// old (ErrConflict otherwise). A new password clears the failure count;
+// dropFlow also ends any activation or reset in progress.
+func (s *Service) replacePassword(ctx context.Context, id string, old Password, current, password string, p Profile, dropFlow bool) error {
 	if err := s.checkNew(password, id, p, old, current); err != nil {
 		return err
 	}
@@ -199,13 +208,16 @@ func (s *Service) ChangePassword(ctx context.Context, citizen, current, password
 			return outcome
 		}
 		a.Password = &Password{Hash: hash, SetAt: now, Previous: old.Hash}
+		if dropFlow {
+			a.Flow = nil
+		}
 		return nil
 	})
 	if outcome != nil {
 		return outcome
 	}
 	if err != nil {
-		return fmt.Errorf("permanente: change password: %w", err)
+		return fmt.Errorf("permanente: replace password: %w", err)
 	}
 	return nil
 }

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/clave-go/clave/gateway/method"
 	"github.com/clave-go/clave/internal/dni"
+	"github.com/clave-go/clave/internal/pages"
 	"github.com/clave-go/clave/internal/seal"
 	"github.com/clave-go/clave/saml"
 )
@@ -110,11 +110,7 @@ func (m *Method) Handler(host method.Host) http.Handler {
 	// A page answering a post carries the language switch, a link to its
 	// own address: it leads back to the login's current step.
 	mux.HandleFunc("GET "+p+"{step}", func(w http.ResponseWriter, r *http.Request) {
-		target := strings.TrimSuffix(r.URL.Path, r.PathValue("step"))
-		if l := r.URL.Query().Get("lang"); l != "" {
-			target += "?lang=" + url.QueryEscape(l)
-		}
-		http.Redirect(w, r, target, http.StatusSeeOther)
+		pages.Back(w, r, strings.TrimSuffix(r.URL.Path, r.PathValue("step")))
 	})
 	return mux
 }

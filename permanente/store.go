@@ -38,9 +38,9 @@ func (a *Account) isZero() bool {
 	return a.Activation == nil && a.Password == nil && a.Flow == nil && a.Login == nil
 }
 
-// clone copies a deeply, so that neither the caller of a Store nor a failed
-// fn can change what the Store holds.
-func (a Account) clone() Account {
+// Clone copies a deeply, so that neither the caller of a Store nor a failed
+// fn can change what the Store holds; stores return and keep clones.
+func (a Account) Clone() Account {
 	if a.Activation != nil {
 		c := *a.Activation
 		c.Hash = slices.Clone(c.Hash)
@@ -98,7 +98,7 @@ func (m *MemoryStore) Account(ctx context.Context, citizen string) (Account, err
 	if !ok {
 		return Account{}, fmt.Errorf("permanente: memory store: account: %w", ErrNotFound)
 	}
-	return a.clone(), nil
+	return a.Clone(), nil
 }
 
 // UpdateAccount implements [Store].
@@ -107,11 +107,11 @@ func (m *MemoryStore) UpdateAccount(ctx context.Context, citizen string, fn func
 		return err
 	}
 	defer m.mu.Unlock()
-	work := m.accounts[citizen].clone()
+	work := m.accounts[citizen].Clone()
 	if err := fn(&work); err != nil {
 		return err
 	}
-	a := work.clone() // so that fn cannot keep a handle on what is stored
+	a := work.Clone() // so that fn cannot keep a handle on what is stored
 	if a.isZero() {
 		delete(m.accounts, citizen)
 		return nil

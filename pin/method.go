@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/clave-go/clave/gateway/method"
 	"github.com/clave-go/clave/internal/dni"
 	"github.com/clave-go/clave/internal/limit"
+	"github.com/clave-go/clave/internal/pages"
 	"github.com/clave-go/clave/saml"
 )
 
@@ -205,12 +205,7 @@ func (m *Method) Slug() string { return "pin" }
 
 // LoAFor is the level a citizen reaches with Cl@ve PIN: a basic registration
 // (video or letter) gives low, an advanced one substantial.
-func LoAFor(c method.Citizen) saml.LoA {
-	if c.Level == method.LevelAdvanced {
-		return saml.LoASubstantial
-	}
-	return saml.LoALow
-}
+func LoAFor(c method.Citizen) saml.LoA { return c.Level.LoA() }
 
 // Handler implements method.Method.
 func (m *Method) Handler(host method.Host) http.Handler {
@@ -225,11 +220,7 @@ func (m *Method) Handler(host method.Host) http.Handler {
 	// in another language; a GET there shows the login's current page.
 	for _, path := range []string{"new", "request", "verify"} {
 		mux.HandleFunc("GET /login/{login}/pin/"+path, func(w http.ResponseWriter, r *http.Request) {
-			u := "/login/" + r.PathValue("login") + "/pin/"
-			if l := r.URL.Query().Get("lang"); l != "" {
-				u += "?lang=" + url.QueryEscape(l)
-			}
-			http.Redirect(w, r, u, http.StatusSeeOther)
+			pages.Back(w, r, "/login/"+r.PathValue("login")+"/pin/")
 		})
 	}
 	return mux

@@ -11,6 +11,7 @@ import (
 
 	"github.com/clave-go/clave/internal/calendar"
 	"github.com/clave-go/clave/internal/dni"
+	"github.com/clave-go/clave/saml"
 )
 
 // ErrInvalid is wrapped by every validation failure, so callers can tell bad
@@ -59,6 +60,17 @@ const (
 	// that re-registration can be limited to in person or certificate.
 	StatusGaveUp Status = "gave_up"
 )
+
+// LoA is the highest level of assurance a registration at l supports: an
+// advanced registration substantial, a basic one low. Methods that prove
+// possession of the registered phone or device (Cl@ve PIN, Cl@ve Móvil)
+// reach it.
+func (l Level) LoA() saml.LoA {
+	if l == LevelAdvanced {
+		return saml.LoASubstantial
+	}
+	return saml.LoALow
+}
 
 // Valid reports whether l is one of the registration levels.
 func (l Level) Valid() bool { return l == LevelBasic || l == LevelAdvanced }

@@ -114,3 +114,13 @@ func Layout(w http.ResponseWriter, r *http.Request, status int, title string, bo
 	w.WriteHeader(status)
 	_ = tmpl.ExecuteTemplate(w, "layout", data)
 }
+
+// Back redirects a GET of an address that only takes forms (the address a
+// page answering a form was shown at, which its language links name) to
+// path, the page showing the current step, keeping the language asked for.
+func Back(w http.ResponseWriter, r *http.Request, path string) {
+	if l := r.URL.Query().Get("lang"); supported(l) {
+		path += "?lang=" + l
+	}
+	http.Redirect(w, r, path, http.StatusSeeOther)
+}
