@@ -153,13 +153,8 @@ func (a *API) requests(w http.ResponseWriter, r *http.Request, dev Device, _ []b
 	list, err := a.svc.PendingRequests(ctx, dev.ID)
 	if err == nil && len(list) == 0 {
 		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + 15*time.Second))
-		timer := time.NewTimer(wait)
-		defer timer.Stop()
-		select {
-		case <-wake:
-		case <-timer.C:
-		case <-ctx.Done():
-			return
+		if _, err := handlerWait(ctx.Done(), wake)(time.Now().Add(wait)); err != nil {
+			return // the phone left
 		}
 		list, err = a.svc.PendingRequests(ctx, dev.ID)
 	}

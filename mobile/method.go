@@ -582,8 +582,8 @@ func (m *Method) events(host method.Host, w http.ResponseWriter, r *http.Request
 		http.Error(w, "no such login", http.StatusNotFound)
 		return
 	}
-	topic := RequestTopic(l.Data[keyRequest])
-	if l.Data[keyRequest] == "" {
+	wt := waiter{login: l.ID, request: l.Data[keyRequest]}
+	if wt.request == "" {
 		http.Error(w, "no request", http.StatusNotFound)
 		return
 	}
@@ -591,19 +591,28 @@ func (m *Method) events(host method.Host, w http.ResponseWriter, r *http.Request
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
+	topic := RequestTopic(wt.request)
 	c, err := park.Take(w)
 	if err != nil {
 		// Where the connection cannot be taken over (HTTP/2), the
 		// handler waits itself.
-		m.eventsInHandler(host, w, r, l, topic)
+		wake, stop := wakeChannel(m.svc.Signals(), topic)
+		defer stop()
+		rc := http.NewResponseController(w)
+		write := func(p []byte) error {
+			_ = rc.SetWriteDeadline(time.Now().Add(heartbeat + 10*time.Second))
+			if _, err := w.Write(p); err != nil {
+				return err
+			}
+			return rc.Flush()
+		}
+		m.stream(r.Context(), host, wt, write, handlerWait(r.Context().Done(), wake))
 		return
 	}
 	// Subscribed before the store is read: a change in between still
 	// wakes the wait.
 	stop := m.svc.Signals().Subscribe(topic, c.Wake)
-	wt := waiter{login: l.ID, request: l.Data[keyRequest]}
-	st, expires, ok := m.state(r.Context(), host, wt)
-	if !ok || c.WriteHead(http.StatusOK, h) != nil || c.Write(stateEvent(st)) != nil || st != StatePending {
+	if c.WriteHead(http.StatusOK, h) != nil {
 		stop()
 		_ = c.Close()
 		return
@@ -611,87 +620,66 @@ func (m *Method) events(host method.Host, w http.ResponseWriter, r *http.Request
 	go func() {
 		defer stop()
 		defer c.Close()
-		for {
-			next := host.Now().Add(heartbeat)
-			if exp := expires.Add(time.Second); exp.Before(next) {
-				next = exp
-			}
-			woken, err := c.Wait(time.Now().Add(max(next.Sub(host.Now()), time.Second)))
-			if err != nil {
-				return // the browser left
-			}
-			if !woken && host.Now().Before(expires) {
-				if c.Write(heartbeatComment) != nil {
-					return
-				}
-				continue
-			}
-			var done bool
-			if expires, done = m.look(host, wt, c.Write); done {
-				return
-			}
-		}
+		m.stream(context.Background(), host, wt, c.Write, c.Wait)
 	}()
 }
 
-// look reads the state of l's request after a wake-up and writes it when it
-// is final; it returns the request's expiry, and true when the stream is
-// over.
-func (m *Method) look(host method.Host, wt waiter, write func([]byte) error) (time.Time, bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, expires, ok := m.state(ctx, host, wt)
-	if !ok {
-		return expires, true // the browser reconnects
+// waitFunc waits until a wake-up (true), until (false) or the client
+// leaving (an error).
+type waitFunc func(until time.Time) (bool, error)
+
+// handlerWait is a waitFunc for a handler that waits itself, woken by wake
+// and ended by done.
+func handlerWait(done, wake <-chan struct{}) waitFunc {
+	return func(until time.Time) (bool, error) {
+		t := time.NewTimer(time.Until(until))
+		defer t.Stop()
+		select {
+		case <-wake:
+			return true, nil
+		case <-t.C:
+			return false, nil
+		case <-done:
+			return false, context.Canceled
+		}
 	}
-	if st == StatePending {
-		return expires, false // an SMS PIN may have extended it
-	}
-	_ = write(stateEvent(st))
-	return expires, true
 }
 
-// eventsInHandler is events where the connection cannot be taken over.
-func (m *Method) eventsInHandler(host method.Host, w http.ResponseWriter, r *http.Request, l *method.Login, topic string) {
-	wake, stop := wakeChannel(m.svc.Signals(), topic)
-	defer stop()
-	rc := http.NewResponseController(w)
-	write := func(p []byte) error {
-		_ = rc.SetWriteDeadline(time.Now().Add(heartbeat + 10*time.Second))
-		if _, err := w.Write(p); err != nil {
-			return err
-		}
-		return rc.Flush()
-	}
-	wt := waiter{login: l.ID, request: l.Data[keyRequest]}
-	st, expires, ok := m.state(r.Context(), host, wt)
+// stream writes the state of wt's request, then a heartbeat every so often
+// and its final state once the request's signal or its expiry says there
+// may be one. It returns then, when a write fails or when the client left.
+// The store is read only at a wake-up or at expiry, not at each heartbeat.
+func (m *Method) stream(ctx context.Context, host method.Host, wt waiter, write func([]byte) error, wait waitFunc) {
+	st, expires, ok := m.state(ctx, host, wt)
 	if !ok || write(stateEvent(st)) != nil || st != StatePending {
 		return
 	}
-	timer := time.NewTimer(heartbeat)
-	defer timer.Stop()
 	for {
-		next := heartbeat
-		if d := expires.Sub(host.Now()) + time.Second; d < next {
-			next = max(d, time.Second)
+		next := host.Now().Add(heartbeat)
+		if exp := expires.Add(time.Second); exp.Before(next) {
+			next = exp
 		}
-		timer.Reset(next)
-		select {
-		case <-r.Context().Done():
-			return
-		case <-wake:
-		case <-timer.C:
-			if host.Now().Before(expires) {
-				if write(heartbeatComment) != nil {
-					return
-				}
-				continue
+		woken, err := wait(time.Now().Add(max(next.Sub(host.Now()), time.Second)))
+		if err != nil {
+			return // the browser left
+		}
+		if !woken && host.Now().Before(expires) {
+			if write(heartbeatComment) != nil {
+				return
 			}
+			continue
 		}
-		var done bool
-		if expires, done = m.look(host, wt, write); done {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		st, expires, ok = m.state(rctx, host, wt)
+		cancel()
+		if !ok {
+			return // the browser reconnects
+		}
+		if st != StatePending {
+			_ = write(stateEvent(st))
 			return
 		}
+		// Still pending: an SMS PIN may have extended it.
 	}
 }
 
