@@ -239,42 +239,60 @@ func (b *Browser) LogIn(ctx context.Context, pageURL string, who Citizen) (strin
 			return "", 0, err
 		}
 	}
-	resp, page, err := b.do(ctx, http.MethodGet, pageURL, nil)
-	if err != nil {
-		return "", 0, err
-	}
-	if !strings.Contains(page, `name="SAMLRequest"`) {
-		return "", 0, unexpected("the agency's request form", resp, page)
-	}
 	// To the gateway: the chooser, or straight back for a persona.
-	if resp, page, err = b.submit(ctx, page); err != nil {
+	resp, page, err := b.toGateway(ctx, pageURL)
+	if err != nil {
 		return "", 0, err
 	}
 	if !strings.Contains(page, `name="SAMLResponse"`) {
 		if resp, page, err = b.pin(ctx, page, who); err != nil {
 			return "", 0, err
 		}
-		if !strings.Contains(page, `name="SAMLResponse"`) {
-			return "", 0, unexpected("the gateway's response form", resp, page)
-		}
 	}
-	// Back to the agency's ACS, which redirects to the page.
-	resp, page, err = b.submit(ctx, page)
+	return b.backToAgency(ctx, resp, page)
+}
+
+// toGateway opens pageURL, a page of the agency that requires login, and
+// follows its request to the gateway, returning the gateway's answer.
+func (b *Browser) toGateway(ctx context.Context, pageURL string) (*http.Response, string, error) {
+	resp, page, err := b.do(ctx, http.MethodGet, pageURL, nil)
+	if err != nil {
+		return nil, "", err
+	}
+	if !strings.Contains(page, `name="SAMLRequest"`) {
+		return nil, "", unexpected("the agency's request form", resp, page)
+	}
+	return b.submit(ctx, page)
+}
+
+// backToAgency posts the gateway's response form (page) to the agency's
+// ACS, which redirects to the page asked for, and returns the agency's last
+// page and its status.
+func (b *Browser) backToAgency(ctx context.Context, resp *http.Response, page string) (string, int, error) {
+	if !strings.Contains(page, `name="SAMLResponse"`) {
+		return "", 0, unexpected("the gateway's response form", resp, page)
+	}
+	resp, page, err := b.submit(ctx, page)
 	if err != nil {
 		return "", 0, err
 	}
 	return page, resp.StatusCode, nil
 }
 
+// methodHref is the chooser's link to method m, "" when it is not offered.
+func methodHref(chooser string, m saml.Method) string {
+	for _, l := range methodRe.FindAllStringSubmatch(chooser, -1) {
+		if l[1] == string(m) {
+			return html.UnescapeString(l[2])
+		}
+	}
+	return ""
+}
+
 // pin goes from the chooser through Cl@ve PIN and returns the gateway's last
 // page.
 func (b *Browser) pin(ctx context.Context, chooser string, who Citizen) (*http.Response, string, error) {
-	var href string
-	for _, m := range methodRe.FindAllStringSubmatch(chooser, -1) {
-		if m[1] == string(saml.MethodAEATPIN) {
-			href = html.UnescapeString(m[2])
-		}
-	}
+	href := methodHref(chooser, saml.MethodAEATPIN)
 	if href == "" {
 		return nil, "", fmt.Errorf("%w: Cl@ve PIN is not offered on the chooser", ErrUnexpectedPage)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html"
 	"net/http"
 	"net/url"
 	"strings"
@@ -98,22 +97,11 @@ func (p *Phone) Answer(ctx context.Context, wait time.Duration) (app.Request, er
 // follows the outcome back to the agency. It returns the agency's last page
 // and its status code, as LogIn does.
 func (b *Browser) LogInWithPhone(ctx context.Context, pageURL string, who Citizen, phone *Phone) (string, int, error) {
-	resp, page, err := b.do(ctx, http.MethodGet, pageURL, nil)
+	resp, page, err := b.toGateway(ctx, pageURL)
 	if err != nil {
 		return "", 0, err
 	}
-	if !strings.Contains(page, `name="SAMLRequest"`) {
-		return "", 0, unexpected("the agency's request form", resp, page)
-	}
-	if resp, page, err = b.submit(ctx, page); err != nil {
-		return "", 0, err
-	}
-	var href string
-	for _, m := range methodRe.FindAllStringSubmatch(page, -1) {
-		if m[1] == string(saml.MethodMovil) {
-			href = html.UnescapeString(m[2])
-		}
-	}
+	href := methodHref(page, saml.MethodMovil)
 	if href == "" {
 		return "", 0, unexpected("Cl@ve Móvil on the chooser", resp, page)
 	}
@@ -139,12 +127,5 @@ func (b *Browser) LogInWithPhone(ctx context.Context, pageURL string, who Citize
 	if resp, page, err = b.do(ctx, http.MethodGet, b.gw.URL+href, nil); err != nil {
 		return "", 0, err
 	}
-	if !strings.Contains(page, `name="SAMLResponse"`) {
-		return "", 0, unexpected("the gateway's response form", resp, page)
-	}
-	resp, page, err = b.submit(ctx, page)
-	if err != nil {
-		return "", 0, err
-	}
-	return page, resp.StatusCode, nil
+	return b.backToAgency(ctx, resp, page)
 }
