@@ -474,23 +474,33 @@ func (m *Method) noQR(host method.Host, w http.ResponseWriter, r *http.Request) 
 	}
 }
 
+// loginRequest reads the login of r and its request, answering the browser
+// when there is none (a login without a request goes back to its page).
+func (m *Method) loginRequest(host method.Host, w http.ResponseWriter, r *http.Request) (*method.Login, Request, bool) {
+	l, ok := m.login(host, w, r)
+	if !ok {
+		return nil, Request{}, false
+	}
+	req, err := m.current(r.Context(), l)
+	switch {
+	case errors.Is(err, ErrNoRequest):
+		http.Redirect(w, r, base(l), http.StatusSeeOther)
+		return nil, Request{}, false
+	case err != nil:
+		m.unavailable(host, w, r, "reading the request", err)
+		return nil, Request{}, false
+	}
+	return l, req, true
+}
+
 // sms sends the SMS PIN of a login without QR, once the delay after the
 // push is over.
 func (m *Method) sms(host method.Host, w http.ResponseWriter, r *http.Request) {
-	l, ok := m.login(host, w, r)
+	l, req, ok := m.loginRequest(host, w, r)
 	if !ok {
 		return
 	}
 	ctx := r.Context()
-	req, err := m.current(ctx, l)
-	if errors.Is(err, ErrNoRequest) {
-		http.Redirect(w, r, base(l), http.StatusSeeOther)
-		return
-	}
-	if err != nil {
-		m.unavailable(host, w, r, "reading the request", err)
-		return
-	}
 	code, err := m.svc.IssueSMSPIN(ctx, req.ID)
 	switch {
 	case errors.Is(err, ErrTooEarly):
@@ -523,20 +533,11 @@ func (m *Method) sms(host method.Host, w http.ResponseWriter, r *http.Request) {
 
 // verify checks the SMS PIN typed in the "Login PIN" field.
 func (m *Method) verify(host method.Host, w http.ResponseWriter, r *http.Request) {
-	l, ok := m.login(host, w, r)
+	l, req, ok := m.loginRequest(host, w, r)
 	if !ok {
 		return
 	}
 	ctx := r.Context()
-	req, err := m.current(ctx, l)
-	if errors.Is(err, ErrNoRequest) {
-		http.Redirect(w, r, base(l), http.StatusSeeOther)
-		return
-	}
-	if err != nil {
-		m.unavailable(host, w, r, "reading the request", err)
-		return
-	}
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	if err := r.ParseForm(); err != nil {
 		m.render(host, w, r, l, &req, http.StatusBadRequest, "movil.wrongpin")
@@ -546,7 +547,7 @@ func (m *Method) verify(host method.Host, w http.ResponseWriter, r *http.Request
 		m.render(host, w, r, l, &req, http.StatusTooManyRequests, "movil.toomany")
 		return
 	}
-	err = m.svc.VerifySMSPIN(ctx, req.ID, strings.TrimSpace(r.PostForm.Get("pin")))
+	err := m.svc.VerifySMSPIN(ctx, req.ID, strings.TrimSpace(r.PostForm.Get("pin")))
 	switch {
 	case err == nil:
 		req.State = StateConfirmed
