@@ -83,16 +83,7 @@ func newCredentialAuthorities(now time.Time) (*credentialAuthorities, error) {
 }
 
 func newTestCA(name string, now time.Time) (*testCA, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	serial, err := randomSerial()
-	if err != nil {
-		return nil, err
-	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: name, Organization: []string{"Pasarela de pruebas Cl@ve"}, Country: []string{"ES"}},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.AddDate(10, 0, 0),
@@ -101,34 +92,42 @@ func newTestCA(name string, now time.Time) (*testCA, error) {
 		IsCA:                  true,
 		MaxPathLenZero:        true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
+	key, cert, err := newCertificate(tmpl, nil, nil)
 	if err != nil {
 		return nil, err
 	}
 	return &testCA{key: key, cert: cert}, nil
 }
 
-func randomSerial() (*big.Int, error) {
-	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+// newCertificate makes a fresh P-256 key and its certificate from tmpl,
+// with a random serial, signed by parent's key (self-signed when parent is
+// nil).
+func newCertificate(tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*ecdsa.PrivateKey, *x509.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tmpl.SerialNumber, err = rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127)); err != nil {
+		return nil, nil, err
+	}
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, cert, nil
 }
 
 // issue makes a citizen's certificate, valid two years from now, naming
 // the citizen as Spanish certificates do: SERIALNUMBER=IDCES-<DNI/NIE>.
 func (ca *testCA) issue(c Citizen, now time.Time) (*Credential, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	serial, err := randomSerial()
-	if err != nil {
-		return nil, err
-	}
 	tmpl := &x509.Certificate{
-		SerialNumber: serial,
 		Subject: pkix.Name{
 			CommonName:   c.FamilyNames() + " " + c.GivenName + " - " + c.ID,
 			SerialNumber: "IDCES-" + c.ID,
@@ -139,11 +138,7 @@ func (ca *testCA) issue(c Citizen, now time.Time) (*Credential, error) {
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		return nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
+	key, cert, err := newCertificate(tmpl, ca.cert, ca.key)
 	if err != nil {
 		return nil, err
 	}
