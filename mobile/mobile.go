@@ -265,9 +265,6 @@ func New(cfg Config, st Store) (*Service, error) {
 // call to wait on.
 func (s *Service) Signals() Signals { return s.cfg.Signals }
 
-// RequestValidity is how long a login request waits for the phone.
-func (s *Service) RequestValidity() time.Duration { return s.cfg.RequestValidity }
-
 // random reads n bytes from cfg.Rand under the lock.
 func (s *Service) random(n int) ([]byte, error) {
 	s.randM.Lock()
