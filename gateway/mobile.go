@@ -3,7 +3,10 @@ package gateway
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -69,26 +72,37 @@ func (t appTee) Send(ctx context.Context, m method.Message) error {
 }
 
 // personaDevices are the phones of the personas whose story is told
-// through Cl@ve Móvil, by citizen: activated at SeedPersonas with keys
-// that live in this process only.
+// through Cl@ve Móvil, by citizen. Their keys are derived from the
+// gateway's PIN secret, so that gateway processes sharing a database and
+// that secret hold the same phones: each answers the pushes it sends with
+// the one active device, whichever process activated it.
 type personaDevices struct {
 	mu   sync.Mutex
-	keys map[string]personaDevice
+	keys map[string]ed25519.PrivateKey
 }
 
-type personaDevice struct {
-	id  string
-	key ed25519.PrivateKey
+// personaPhoneKey is the key of a persona's phone: derived from secret
+// when there is one, random otherwise (a gateway whose secret is random
+// at each start shares nothing with another anyway).
+func personaPhoneKey(secret []byte, citizen string) (ed25519.PrivateKey, error) {
+	if len(secret) == 0 {
+		_, key, err := ed25519.GenerateKey(rand.Reader)
+		return key, err
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("clave gateway persona phone\x00" + citizen))
+	return ed25519.NewKeyFromSeed(m.Sum(nil)), nil
 }
 
 // activatePersonaPhones gives the personas that answer on a phone (they
-// approve, decline or never answer) an active device, replacing any
-// earlier one.
+// approve, decline or never answer) an active device with their key,
+// unless one is active with it already (another process of the gateway
+// activated it): activating again would replace that process's device.
 func (g *Gateway) activatePersonaPhones(ctx context.Context) error {
 	g.personaPhones.mu.Lock()
 	defer g.personaPhones.mu.Unlock()
 	if g.personaPhones.keys == nil {
-		g.personaPhones.keys = map[string]personaDevice{}
+		g.personaPhones.keys = map[string]ed25519.PrivateKey{}
 	}
 	for _, p := range personaDefs {
 		switch p.Outcome {
@@ -96,25 +110,36 @@ func (g *Gateway) activatePersonaPhones(ctx context.Context) error {
 		default:
 			continue
 		}
-		pub, key, err := ed25519.GenerateKey(rand.Reader)
+		citizen := p.id.String()
+		key, err := personaPhoneKey(g.cfg.PINSecret, citizen)
 		if err != nil {
 			return err
 		}
-		dev, err := g.mobile.Activate(ctx, p.id.String(), mobile.ByCertificate, pub)
-		if err != nil {
+		pub := key.Public().(ed25519.PublicKey)
+		dev, err := g.mobile.ActiveDevice(ctx, citizen)
+		switch {
+		case err == nil && dev.PublicKey.Equal(pub):
+			// Already this phone.
+		case err == nil || errors.Is(err, mobile.ErrNoDevice):
+			if _, err := g.mobile.Activate(ctx, citizen, mobile.ByCertificate, pub); err != nil {
+				return fmt.Errorf("gateway: persona %s's phone: %w", p.ID, err)
+			}
+		default:
 			return fmt.Errorf("gateway: persona %s's phone: %w", p.ID, err)
 		}
-		g.personaPhones.keys[p.id.String()] = personaDevice{id: dev.ID, key: key}
+		g.personaPhones.keys[citizen] = key
 	}
 	return nil
 }
 
 // personaPhone answers, as the persona's phone would, the Cl@ve Móvil
 // requests pushed to a persona: approves or declines at once, or never
-// answers.
+// answers. It answers from the active device if that device holds the
+// persona's key; a device the citizen's app activated since is left to
+// the app.
 func (g *Gateway) personaPhone(ctx context.Context, m method.Message) {
 	g.personaPhones.mu.Lock()
-	dev, ok := g.personaPhones.keys[m.To]
+	key, ok := g.personaPhones.keys[m.To]
 	g.personaPhones.mu.Unlock()
 	if !ok {
 		return
@@ -127,15 +152,20 @@ func (g *Gateway) personaPhone(ctx context.Context, m method.Message) {
 	case OutcomeTimesOut:
 		return
 	}
-	pending, err := g.mobile.PendingRequests(ctx, dev.id)
+	dev, err := g.mobile.ActiveDevice(ctx, m.To)
+	if err != nil || !dev.PublicKey.Equal(key.Public()) {
+		g.log.WarnContext(ctx, "gateway: persona phone is no longer the active device", "persona", p.id, "error", err)
+		return
+	}
+	pending, err := g.mobile.PendingRequests(ctx, dev.ID)
 	if err != nil {
 		g.log.WarnContext(ctx, "gateway: persona phone", "persona", p.id, "error", err)
 		return
 	}
 	for _, req := range pending {
-		payload, sig, err := mobile.SignConfirmation(dev.key, req.Confirmation(decision, g.cfg.Now()))
+		payload, sig, err := mobile.SignConfirmation(key, req.Confirmation(decision, g.cfg.Now()))
 		if err == nil {
-			_, err = g.mobile.Decide(ctx, dev.id, payload, sig)
+			_, err = g.mobile.Decide(ctx, dev.ID, payload, sig)
 		}
 		if err != nil {
 			g.log.WarnContext(ctx, "gateway: persona phone", "persona", p.id, "error", err)
