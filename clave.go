@@ -9,7 +9,10 @@
 //
 // Login state travels in a sealed cookie (AES-GCM under a key derived from
 // Config.CookieSecret), so any number of replicas sharing the secret need no
-// shared store; only the replay cache must be shared in a cluster.
+// shared store; only the replay cache must be shared in a cluster. Sessions
+// are sealed cookies too unless Config.SessionStore keeps them on the server,
+// which lets logout end them everywhere. Package redisstore provides both on
+// Redis; NewSQLReplayCache keeps used assertions in a SQL database.
 //
 // The citizen is the response's one PersonIdentifier attribute (a valid DNI,
 // NIE or eIDAS identifier), never its NameID; a response without it, or
@@ -112,9 +115,20 @@ type Config struct {
 	LoginTimeout time.Duration
 	// SessionTTL is the lifetime of the session RequireLogin keeps; default 8 hours.
 	SessionTTL time.Duration
+	// SessionStore keeps sessions on the server, the session cookie carrying
+	// only a random ID: logging out deletes the session, so a copy of the
+	// cookie stops working on every replica sharing the store. nil (the
+	// default) keeps the whole session in the sealed cookie, which needs no
+	// shared state but cannot be revoked: a copied cookie works until it
+	// expires, after logout too. A store that cannot answer means no session,
+	// never a session (see Client.Session).
+	SessionStore SessionStore
 
 	// ReplayCache remembers used assertions; default an in-memory cache, which
-	// is right for one replica only.
+	// is right for one replica only: a restart forgets every assertion, and a
+	// second replica never knew them. Use a shared, persistent one
+	// (NewSQLReplayCache, redisstore.NewReplayCache) otherwise. Its errors
+	// refuse the login.
 	ReplayCache ReplayCache
 	// Skew is the tolerated clock difference with the gateway, on the
 	// response's times and on how long the replay cache remembers an
@@ -144,8 +158,12 @@ type Client struct {
 	loginSeal  *seal.Sealer
 	sessSeal   *seal.Sealer
 	logoutSeal *seal.Sealer
-	replay     ReplayCache
-	secure     bool
+	// refSeal seals the session cookie and recordSeal the stored session
+	// when there is a SessionStore (sessions).
+	refSeal, recordSeal *seal.Sealer
+	sessions            SessionStore
+	replay              ReplayCache
+	secure              bool
 	// required names the attributes every request marks isRequired="true".
 	required []string
 }
@@ -231,7 +249,8 @@ func New(cfg Config) (*Client, error) {
 			cfg.DecryptionKeys = []*rsa.PrivateKey{k}
 		}
 	}
-	c := &Client{cfg: cfg, dest: dest, replay: cfg.ReplayCache, required: saml.RequiredAttributes(cfg.Attributes)}
+	c := &Client{cfg: cfg, dest: dest, replay: cfg.ReplayCache, sessions: cfg.SessionStore,
+		required: saml.RequiredAttributes(cfg.Attributes)}
 	c.signer = &saml.Signer{Key: cfg.Key, Certificate: cfg.Certificate, Hash: cfg.SignatureHash}
 	c.validator = &saml.Validator{
 		Trust:          cfg.GatewayCertificates,
@@ -251,6 +270,12 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	if c.logoutSeal, err = seal.New(cfg.CookieSecret, "logout"); err != nil {
+		return nil, err
+	}
+	if c.refSeal, err = seal.New(cfg.CookieSecret, "session id"); err != nil {
+		return nil, err
+	}
+	if c.recordSeal, err = seal.New(cfg.CookieSecret, "session record"); err != nil {
 		return nil, err
 	}
 	u, _ := url.Parse(cfg.ACSURL)

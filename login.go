@@ -153,6 +153,9 @@ func (c *Client) validate(ctx context.Context, msg []byte, p *PendingLogin) (*Id
 	}
 	used, err := c.replay.Use(ctx, a.ID, a.NotOnOrAfter.Add(c.skew()))
 	if err != nil {
+		// Refused, as any doubt is; logged, since the cause is ours (the
+		// cache's store is down or full), not the response's.
+		c.log().ErrorContext(ctx, "clave: replay cache failed; response refused", slog.Any("error", err))
 		return nil, fmt.Errorf("clave: replay cache: %w", err)
 	}
 	if used {

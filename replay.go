@@ -11,12 +11,22 @@ import (
 )
 
 // ReplayCache remembers assertion IDs until they expire, so each assertion logs
-// in once (the gateway marks them OneTimeUse). A cluster needs an
-// implementation on a shared store.
+// in once (the gateway marks them OneTimeUse). MemoryReplayCache, the
+// default, forgets everything on restart and is not seen by other replicas:
+// a service that restarts with the same CookieSecret, or runs several
+// replicas, needs a persistent, shared implementation (NewSQLReplayCache on
+// one machine, redisstore.ReplayCache for a cluster).
+//
+// The Client calls Use once per validated assertion with the assertion's
+// NotOnOrAfter plus Config.Skew, the first instant its validator refuses the
+// assertion, and refuses the login on any error.
 type ReplayCache interface {
 	// Use records id as used until expiry and reports whether it had already
-	// been used. It must be atomic: of two concurrent calls with the same id,
-	// exactly one returns false.
+	// been used (and had not expired). It must be atomic: of two concurrent
+	// calls with the same id, exactly one returns false. A call never
+	// shortens a live entry. An expiry already past records nothing: Use
+	// reports false, or an error when it cannot vouch for that (a shared
+	// store on a clock of its own).
 	Use(ctx context.Context, id string, expiry time.Time) (alreadyUsed bool, err error)
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -27,29 +28,88 @@ func IdentityFromContext(ctx context.Context) (*Identity, bool) {
 	return id, ok
 }
 
-// session is what the session cookie holds: the identity without the raw
-// attributes (PartialAfirma alone can exceed a cookie's size).
+// session is what a session holds: the identity without the raw attributes
+// (PartialAfirma alone can exceed a cookie's size). Without a SessionStore
+// the session cookie seals it; with one, the store keeps it sealed under its
+// session ID, and the cookie seals a sessionRef.
 type session struct {
 	ID Identity `json:"id"`
 }
 
-// Session returns the citizen of the request's session, if any.
+// sessionRef is what the session cookie holds when sessions live in a
+// SessionStore. It is sealed under a key of its own, so that a cookie of
+// one kind never opens as the other when a service changes its setting.
+type sessionRef struct {
+	SID string `json:"s"`
+}
+
+// Session returns the citizen of the request's session, if any. With a
+// SessionStore, a session the store does not hold (deleted at logout,
+// expired) is no session, and neither is one the store cannot be asked
+// about: that error is logged.
 func (c *Client) Session(r *http.Request) (*Identity, bool) {
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil {
 		return nil, false
 	}
+	now := c.cfg.Now()
 	var s session
-	if err := c.sessSeal.Open(sessionCookie, ck.Value, c.cfg.Now(), &s); err != nil {
+	if c.sessions == nil {
+		if err := c.sessSeal.Open(sessionCookie, ck.Value, now, &s); err != nil || s.ID.PersonIdentifier == "" {
+			return nil, false
+		}
+		return &s.ID, true
+	}
+	var ref sessionRef
+	if err := c.refSeal.Open(sessionCookie, ck.Value, now, &ref); err != nil || ref.SID == "" {
+		return nil, false
+	}
+	data, err := c.sessions.Load(r.Context(), ref.SID)
+	switch {
+	case errors.Is(err, ErrNoSession):
+		return nil, false
+	case err != nil:
+		c.log().ErrorContext(r.Context(), "clave: session store: cannot load a session; treated as none", slog.Any("error", err))
+		return nil, false
+	}
+	// The record is bound to its ID: one moved to another ID does not open.
+	if err := c.recordSeal.Open(ref.SID, string(data), now, &s); err != nil || s.ID.PersonIdentifier == "" {
+		c.log().WarnContext(r.Context(), "clave: session store: a stored session does not open; treated as none")
 		return nil, false
 	}
 	return &s.ID, true
 }
 
 // SetSession starts a session for id (ACSHandler does this after a login).
+// With a SessionStore it saves the session there under a new random ID,
+// with a background context.
 func (c *Client) SetSession(w http.ResponseWriter, id *Identity) error {
+	return c.setSession(context.Background(), w, id)
+}
+
+func (c *Client) setSession(ctx context.Context, w http.ResponseWriter, id *Identity) error {
 	exp := c.cfg.Now().Add(c.cfg.SessionTTL)
-	v, err := c.sessSeal.Seal(sessionCookie, session{ID: *id}, exp)
+	s := session{ID: *id}
+	if c.sessions == nil {
+		v, err := c.sessSeal.Seal(sessionCookie, s, exp)
+		if err != nil {
+			return err
+		}
+		http.SetCookie(w, c.cookie(sessionCookie, v, exp, false))
+		return nil
+	}
+	sid, err := randomToken(32)
+	if err != nil {
+		return err
+	}
+	record, err := c.recordSeal.Seal(sid, s, exp)
+	if err != nil {
+		return err
+	}
+	if err := c.sessions.Save(ctx, sid, []byte(record), exp); err != nil {
+		return fmt.Errorf("clave: session store: %w", err)
+	}
+	v, err := c.refSeal.Seal(sessionCookie, sessionRef{SID: sid}, exp)
 	if err != nil {
 		return err
 	}
@@ -57,9 +117,39 @@ func (c *Client) SetSession(w http.ResponseWriter, id *Identity) error {
 	return nil
 }
 
-// ClearSession ends the local session.
-func (c *Client) ClearSession(w http.ResponseWriter) {
+// ClearSession ends the request's session: it deletes it from the
+// SessionStore, if there is one, and expires the cookie. When the store
+// cannot delete it, the cookie is kept and the error returned, so that the
+// citizen can try again: clearing only this browser's cookie would leave the
+// session open to anyone holding a copy of it.
+func (c *Client) ClearSession(w http.ResponseWriter, r *http.Request) error {
+	if err := c.deleteSession(r); err != nil {
+		return err
+	}
 	http.SetCookie(w, c.cookie(sessionCookie, "", time.Unix(0, 0), false))
+	return nil
+}
+
+// deleteSession deletes the request's session from the SessionStore; a
+// request without a stored session has nothing to delete. The cookie is
+// opened whatever its expiry: a session past its cookie's expiry is still
+// deleted from a store on another clock.
+func (c *Client) deleteSession(r *http.Request) error {
+	if c.sessions == nil {
+		return nil
+	}
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return nil
+	}
+	var ref sessionRef
+	if err := c.refSeal.Open(sessionCookie, ck.Value, time.Time{}, &ref); err != nil || ref.SID == "" {
+		return nil
+	}
+	if err := c.sessions.Delete(r.Context(), ref.SID); err != nil {
+		return fmt.Errorf("clave: session store: %w", err)
+	}
+	return nil
 }
 
 // RequireLogin passes requests with a session to next, with the Identity in the
@@ -111,7 +201,13 @@ func (c *Client) ACSHandler() http.Handler {
 			failPage(w, r, http.StatusForbidden, "La respuesta de Cl@ve no es válida.", "The Cl@ve response is not valid.")
 			return
 		}
-		if err := c.SetSession(w, id); err != nil {
+		// A session this browser had before the login ends: its cookie is
+		// replaced, and a copy of it must not outlive it.
+		if err := c.deleteSession(r); err != nil {
+			c.log().WarnContext(r.Context(), "clave: cannot delete the previous session", slog.Any("error", err))
+		}
+		if err := c.setSession(r.Context(), w, id); err != nil {
+			c.log().ErrorContext(r.Context(), "clave: cannot start a session", slog.Any("error", err))
 			failPage(w, r, http.StatusInternalServerError, "Error interno.", "Internal error.")
 			return
 		}
@@ -152,10 +248,14 @@ type pendingLogout struct {
 	RequestID string `json:"i"`
 }
 
-// Logout ends the local session and sends the browser to the gateway with a
-// signed LogoutRequest; the answer comes back to the ACS URL.
+// Logout ends the local session (ClearSession) and sends the browser to the
+// gateway with a signed LogoutRequest; the answer comes back to the ACS URL.
+// When the session cannot be deleted from the SessionStore, Logout returns
+// the error before anything is sent.
 func (c *Client) Logout(w http.ResponseWriter, r *http.Request) error {
-	c.ClearSession(w)
+	if err := c.ClearSession(w, r); err != nil {
+		return err
+	}
 	req := &saml.LogoutRequest{
 		IssueInstant: c.cfg.Now(),
 		Destination:  c.dest,

@@ -3,6 +3,12 @@
 // It can be pointed at any Cl@ve gateway: the real pre-production or production
 // gateway (with the service's registered key and certificate), or the reference
 // gateway of this module. Run with -h for the flags.
+//
+// One process keeps used assertions in memory and sessions in sealed cookies.
+// To run several replicas, or restart without making used responses
+// acceptable again, give every replica the same -cookie-secret and -redis:
+// the replay cache and the sessions then live in Redis, and logging out on
+// any replica ends the session on all of them.
 package main
 
 import (
@@ -22,7 +28,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/clave-go/clave"
+	"github.com/clave-go/clave/redisstore"
 	"github.com/clave-go/clave/saml"
 )
 
@@ -37,7 +46,10 @@ const maxPerClient = 32
 
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(os.Args[1:], log); err != nil {
+	switch err := run(os.Args[1:], log); {
+	case errors.Is(err, flag.ErrHelp):
+		// -h: the flags were printed as asked.
+	case err != nil:
 		log.Error("agency", "error", err)
 		os.Exit(1)
 	}
@@ -46,6 +58,7 @@ func main() {
 type options struct {
 	addr, env, gatewayURL, gatewayIssuer, gatewayCert, gatewayCertsURL  string
 	keyFile, certFile, providerName, acsURL, loa, disable, cookieSecret string
+	redisURL, redisPrefix                                               string
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -64,6 +77,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.loa, "loa", "low", "minimum level of assurance: low, substantial or high")
 	fs.StringVar(&o.disable, "disable", "", "comma-separated methods to hide: CLVMOVIL, AEAT, GISS, AFIRMA, EIDAS")
 	fs.StringVar(&o.cookieSecret, "cookie-secret", os.Getenv("CLAVE_COOKIE_SECRET"), "hex secret (≥32 bytes) sealing cookies, shared by replicas (env CLAVE_COOKIE_SECRET)")
+	fs.StringVar(&o.redisURL, "redis", os.Getenv("CLAVE_AGENCY_REDIS_URL"), "Redis URL (redis://[user:password@]host:port/db, rediss:// for TLS) keeping the replay cache and the sessions, shared by replicas; default none: both in this process (env CLAVE_AGENCY_REDIS_URL)")
+	fs.StringVar(&o.redisPrefix, "redis-prefix", redisstore.DefaultKeyPrefix, "prefix of every Redis key, to share a server between services")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -172,12 +187,20 @@ func run(args []string, log *slog.Logger) error {
 		cfg.CookieSecret = make([]byte, 32)
 		_, _ = rand.Read(cfg.CookieSecret)
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	closeRedis, err := useRedis(ctx, o, &cfg)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+	if o.redisURL != "" && o.cookieSecret == "" {
+		log.Warn("-redis without -cookie-secret: other replicas and restarts will not open this one's cookies")
+	}
 	c, err := clave.New(cfg)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 	if fetcher != nil {
 		go fetcher.Run(ctx)
 	}
@@ -188,8 +211,12 @@ func run(args []string, log *slog.Logger) error {
 	// Timeouts on every phase of a request, and a bound on connections, so
 	// that slow or idle clients cannot hold the site's file descriptors.
 	srv := clave.NewServer(o.addr, site(c))
+	stores := "memory replay cache, sealed-cookie sessions"
+	if o.redisURL != "" {
+		stores = "Redis replay cache and sessions"
+	}
 	log.Info("agency listening", "url", "http://"+ln.Addr().String()+"/", "gateway", c.GatewayURL(), "acs", cfg.ACSURL,
-		"sp_certificate", certSummary(cfg.Certificate))
+		"sp_certificate", certSummary(cfg.Certificate), "stores", stores)
 	go func() {
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -200,6 +227,32 @@ func run(args []string, log *slog.Logger) error {
 		return err
 	}
 	return nil
+}
+
+// useRedis points cfg's replay cache and session store at the Redis server
+// of -redis, if any, and returns the function that closes its client. The
+// server must answer at start: a replica that cannot reach it would refuse
+// every login.
+func useRedis(ctx context.Context, o *options, cfg *clave.Config) (closeFn func(), err error) {
+	if o.redisURL == "" {
+		return func() {}, nil
+	}
+	// The URL may hold a password: errors name the server, not the URL.
+	opts, err := redis.ParseURL(o.redisURL)
+	if err != nil {
+		return nil, errors.New("-redis: not a redis:// or rediss:// URL")
+	}
+	rdb := redis.NewClient(opts)
+	ping, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ping).Err(); err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("-redis: server %s: %w", opts.Addr, err)
+	}
+	so := redisstore.Options{KeyPrefix: o.redisPrefix}
+	cfg.ReplayCache = redisstore.NewReplayCache(rdb, so)
+	cfg.SessionStore = redisstore.NewSessionStore(rdb, so)
+	return func() { rdb.Close() }, nil
 }
 
 // loopback reports whether u points at this machine, where a reference gateway
