@@ -13,11 +13,13 @@ import (
 
 // migrations are append-only: a released step is never edited.
 //
-// Times are Unix nanoseconds so that they round-trip exactly; NULL stands for
-// the zero time. A pending PIN exists when pending_code is not NULL. The
-// request times are one JSON array in the row, rather than a table of their
-// own, because the list is short and always read and written whole.
-var migrations = []string{`
+// Times are Unix nanoseconds so that they round-trip exactly (BIGINT on
+// PostgreSQL, whose INTEGER has 32 bits); NULL stands for the zero time. A
+// pending PIN exists when pending_code is not NULL. The request times are
+// one JSON array in the row, rather than a table of their own, because the
+// list is short and always read and written whole.
+var migrations = store.Migrations{
+	SQLite: []string{`
 CREATE TABLE pin_citizens (
 	citizen         TEXT PRIMARY KEY NOT NULL,
 	failures        INTEGER NOT NULL DEFAULT 0,
@@ -27,10 +29,22 @@ CREATE TABLE pin_citizens (
 	pending_expires INTEGER,
 	pending_used    INTEGER NOT NULL DEFAULT 0,
 	requests        TEXT NOT NULL DEFAULT '[]'
-)`}
+)`},
+	Postgres: []string{`
+CREATE TABLE pin_citizens (
+	citizen         TEXT PRIMARY KEY NOT NULL,
+	failures        INTEGER NOT NULL DEFAULT 0,
+	blocked_until   BIGINT,
+	pending_code    TEXT,
+	pending_hash    BYTEA,
+	pending_expires BIGINT,
+	pending_used    BOOLEAN NOT NULL DEFAULT FALSE,
+	requests        TEXT NOT NULL DEFAULT '[]'
+)`},
+}
 
 const selectRecord = `SELECT failures, blocked_until, pending_code, pending_hash, pending_expires,
-	pending_used, requests FROM pin_citizens WHERE citizen = ?`
+	pending_used, requests FROM pin_citizens WHERE citizen = $1`
 
 // SQLStore is a [Store] on a SQL database, the default for a running gateway:
 // with the secret configured, pending PINs, failure counts and blocks survive
@@ -40,8 +54,9 @@ type SQLStore struct {
 }
 
 // NewSQLStore creates or upgrades the "pin" tables in db and returns a store
-// on it. db is best opened with sqlite.Open, whose settings make every
-// acknowledged write durable; the caller keeps ownership of db.
+// on it. db is SQLite, best opened with sqlite.Open, whose settings make
+// every acknowledged write durable, or PostgreSQL (see gateway.OpenDB); the
+// caller keeps ownership of db.
 func NewSQLStore(ctx context.Context, db *sql.DB) (*SQLStore, error) {
 	if err := store.Migrate(ctx, db, "pin", migrations); err != nil {
 		return nil, fmt.Errorf("pin: sql store: %w", err)
@@ -62,10 +77,14 @@ func (s *SQLStore) Get(ctx context.Context, citizen string) (Record, error) {
 	return r, nil
 }
 
-// Update implements [Store] as one transaction. Its first statement is a
-// write, so the transaction holds SQLite's write lock before it reads: that
-// is what makes the read-check-write atomic even on a connection not opened
-// with _txlock=immediate, where BEGIN alone would take no lock.
+// Update implements [Store] as one transaction whose first statement locks
+// the citizen's row, creating it if missing, before anything is read: an
+// upsert that updates nothing, which on SQLite takes the write lock (even
+// on a connection not opened with _txlock=immediate, whose BEGIN takes
+// none) and on PostgreSQL locks the row until the transaction ends,
+// whether it inserted it or found it, also racing another insert or a
+// delete. Concurrent Updates of one citizen thus run one after the other,
+// each reading what the one before wrote.
 func (s *SQLStore) Update(ctx context.Context, citizen string, fn func(*Record) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -75,8 +94,8 @@ func (s *SQLStore) Update(ctx context.Context, citizen string, fn func(*Record) 
 	// connection, maybe the only one, inside a transaction.
 	defer tx.Rollback()
 
-	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO pin_citizens(citizen) VALUES (?) ON CONFLICT(citizen) DO NOTHING`, citizen); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO pin_citizens(citizen) VALUES ($1)
+		ON CONFLICT(citizen) DO UPDATE SET citizen = excluded.citizen`, citizen); err != nil {
 		return fmt.Errorf("pin: sql store: lock: %w", err)
 	}
 	r, err := scanRecord(tx.QueryRowContext(ctx, selectRecord, citizen))
@@ -87,7 +106,7 @@ func (s *SQLStore) Update(ctx context.Context, citizen string, fn func(*Record) 
 		return err
 	}
 	if r.isZero() {
-		_, err = tx.ExecContext(ctx, `DELETE FROM pin_citizens WHERE citizen = ?`, citizen)
+		_, err = tx.ExecContext(ctx, `DELETE FROM pin_citizens WHERE citizen = $1`, citizen)
 	} else {
 		err = writeRecord(ctx, tx, citizen, &r)
 	}
@@ -124,8 +143,8 @@ func writeRecord(ctx context.Context, tx *sql.Tx, citizen string, r *Record) err
 			hash = []byte{}
 		}
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE pin_citizens SET failures = ?, blocked_until = ?, pending_code = ?,
-		pending_hash = ?, pending_expires = ?, pending_used = ?, requests = ? WHERE citizen = ?`,
+	_, err = tx.ExecContext(ctx, `UPDATE pin_citizens SET failures = $1, blocked_until = $2, pending_code = $3,
+		pending_hash = $4, pending_expires = $5, pending_used = $6, requests = $7 WHERE citizen = $8`,
 		r.Failures, nanos(r.BlockedUntil), code, hash, expires, used, string(js), citizen)
 	return err
 }

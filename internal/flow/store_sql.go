@@ -4,14 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/clave-go/clave/internal/store"
 )
 
-var migrations = []string{`
+// migrations are append-only: a released step is never edited. Times are
+// Unix seconds (BIGINT on PostgreSQL, whose INTEGER has 32 bits).
+var migrations = store.Migrations{
+	SQLite: []string{`
 CREATE TABLE flows (
 	id TEXT PRIMARY KEY,
 	record TEXT NOT NULL,
@@ -23,7 +25,22 @@ CREATE TABLE seen_requests (
 	request_id TEXT NOT NULL,
 	expires_at INTEGER NOT NULL,
 	PRIMARY KEY (spid, request_id)
-)`, `CREATE INDEX seen_requests_expiry ON seen_requests(expires_at)`}
+)`, `CREATE INDEX seen_requests_expiry ON seen_requests(expires_at)`},
+	Postgres: []string{`
+CREATE TABLE flows (
+	id TEXT PRIMARY KEY,
+	record TEXT NOT NULL,
+	expires_at BIGINT NOT NULL
+);
+CREATE INDEX flows_expiry ON flows(expires_at);
+CREATE TABLE seen_requests (
+	spid TEXT NOT NULL,
+	request_id TEXT NOT NULL,
+	expires_at BIGINT NOT NULL,
+	PRIMARY KEY (spid, request_id)
+);
+CREATE INDEX seen_requests_expiry ON seen_requests(expires_at)`},
+}
 
 // pruneEvery is how often expired rows are swept (through the expiry
 // indexes, a bounded batch at a time), instead of on every write.
@@ -32,10 +49,19 @@ const (
 	pruneBatch = 1000
 )
 
-// SQLStore keeps flows in the gateway's database.
+// SQLStore keeps flows in the gateway's database, SQLite or PostgreSQL.
 type SQLStore struct {
 	db  *sql.DB
 	now func() time.Time
+	// lockRow ends a SELECT that reads a row to update it: FOR UPDATE on
+	// PostgreSQL; nothing on SQLite, where a read-write transaction holds
+	// the database's write lock from BEGIN (sqlite.Open's BEGIN IMMEDIATE).
+	lockRow string
+	// skipLocked ends the SELECT that picks rows to prune: on PostgreSQL
+	// they are locked, skipping those another process is pruning or
+	// updating, so that two sweeps neither wait on nor deadlock with each
+	// other.
+	skipLocked string
 
 	pruneMu   sync.Mutex
 	lastPrune time.Time
@@ -49,7 +75,11 @@ func NewSQLStore(ctx context.Context, db *sql.DB, now func() time.Time) (*SQLSto
 	if err := store.Migrate(ctx, db, "flow", migrations); err != nil {
 		return nil, err
 	}
-	return &SQLStore{db: db, now: now}, nil
+	s := &SQLStore{db: db, now: now}
+	if store.DialectOf(db) == store.Postgres {
+		s.lockRow, s.skipLocked = " FOR UPDATE", " FOR UPDATE SKIP LOCKED"
+	}
+	return s, nil
 }
 
 // Create implements Store.
@@ -61,11 +91,17 @@ func (s *SQLStore) Create(ctx context.Context, f *Flow) error {
 	if err := s.prune(ctx); err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT INTO flows(id, record, expires_at) VALUES(?, ?, ?)`, f.ID, string(b), f.ExpiresAt.Unix())
-	if err != nil && strings.Contains(err.Error(), "UNIQUE") {
+	res, err := s.db.ExecContext(ctx, `INSERT INTO flows(id, record, expires_at) VALUES($1, $2, $3)
+		ON CONFLICT(id) DO NOTHING`, f.ID, string(b), f.ExpiresAt.Unix())
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
 		return store.ErrConflict
 	}
-	return err
+	return nil
 }
 
 // prune drops, at most once per pruneEvery and a batch at a time, the flows
@@ -84,18 +120,20 @@ func (s *SQLStore) prune(ctx context.Context) error {
 		return nil
 	}
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM flows WHERE id IN
-		(SELECT id FROM flows WHERE expires_at < ? LIMIT ?)`, now.Add(-time.Hour).Unix(), pruneBatch); err != nil {
+		(SELECT id FROM flows WHERE expires_at < $1 LIMIT $2`+s.skipLocked+`)`,
+		now.Add(-time.Hour).Unix(), pruneBatch); err != nil {
 		return err
 	}
-	_, err := s.db.ExecContext(ctx, `DELETE FROM seen_requests WHERE rowid IN
-		(SELECT rowid FROM seen_requests WHERE expires_at <= ? LIMIT ?)`, now.Unix(), pruneBatch)
+	_, err := s.db.ExecContext(ctx, `DELETE FROM seen_requests WHERE (spid, request_id) IN
+		(SELECT spid, request_id FROM seen_requests WHERE expires_at <= $1 LIMIT $2`+s.skipLocked+`)`,
+		now.Unix(), pruneBatch)
 	return err
 }
 
 // Get implements Store.
 func (s *SQLStore) Get(ctx context.Context, id string) (*Flow, error) {
 	var rec string
-	err := s.db.QueryRowContext(ctx, `SELECT record FROM flows WHERE id = ?`, id).Scan(&rec)
+	err := s.db.QueryRowContext(ctx, `SELECT record FROM flows WHERE id = $1`, id).Scan(&rec)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -105,11 +143,13 @@ func (s *SQLStore) Get(ctx context.Context, id string) (*Flow, error) {
 	return decode([]byte(rec))
 }
 
-// Update implements Store.
+// Update implements Store. The row is locked from the read on (see
+// lockRow), so concurrent Updates of one flow, from any process, run one
+// after the other.
 func (s *SQLStore) Update(ctx context.Context, id string, fn func(*Flow) error) error {
 	return store.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		var rec string
-		err := tx.QueryRowContext(ctx, `SELECT record FROM flows WHERE id = ?`, id).Scan(&rec)
+		err := tx.QueryRowContext(ctx, `SELECT record FROM flows WHERE id = $1`+s.lockRow, id).Scan(&rec)
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
 		}
@@ -130,7 +170,7 @@ func (s *SQLStore) Update(ctx context.Context, id string, fn func(*Flow) error) 
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE flows SET record = ?, expires_at = ? WHERE id = ?`, string(b), f.ExpiresAt.Unix(), id)
+		_, err = tx.ExecContext(ctx, `UPDATE flows SET record = $1, expires_at = $2 WHERE id = $3`, string(b), f.ExpiresAt.Unix(), id)
 		return err
 	})
 }
@@ -142,9 +182,9 @@ func (s *SQLStore) SeenRequest(ctx context.Context, spid, requestID string, expi
 	}
 	// One statement: an expired row (not yet swept) is taken over, a live
 	// one is left alone, and RowsAffected tells which happened.
-	res, err := s.db.ExecContext(ctx, `INSERT INTO seen_requests(spid, request_id, expires_at) VALUES(?, ?, ?)
+	res, err := s.db.ExecContext(ctx, `INSERT INTO seen_requests(spid, request_id, expires_at) VALUES($1, $2, $3)
 		ON CONFLICT(spid, request_id) DO UPDATE SET expires_at = excluded.expires_at
-		WHERE seen_requests.expires_at <= ?`, spid, requestID, expiry.Unix(), s.now().Unix())
+		WHERE seen_requests.expires_at <= $4`, spid, requestID, expiry.Unix(), s.now().Unix())
 	if err != nil {
 		return false, err
 	}
@@ -155,7 +195,7 @@ func (s *SQLStore) SeenRequest(ctx context.Context, spid, requestID string, expi
 // RequestSeen implements Store.
 func (s *SQLStore) RequestSeen(ctx context.Context, spid, requestID string) (bool, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM seen_requests WHERE spid = ? AND request_id = ? AND expires_at > ?`,
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM seen_requests WHERE spid = $1 AND request_id = $2 AND expires_at > $3`,
 		spid, requestID, s.now().Unix()).Scan(&n)
 	return n > 0, err
 }

@@ -15,9 +15,11 @@ import (
 // migrations are append-only (see store.Migrate). Dates are ISO text, ""
 // meaning unset, so rows read the same in any SQL client and sort
 // correctly. Statements must not contain ';' inside them: the runner splits
-// on it.
-var migrations = []string{
-	`CREATE TABLE registry_citizens (
+// on it. On PostgreSQL the identifier sorts in byte order (COLLATE "C"), as
+// in SQLite and the memory store, whatever the database's locale.
+var migrations = store.Migrations{
+	SQLite: []string{
+		`CREATE TABLE registry_citizens (
 		id             TEXT PRIMARY KEY,
 		valid_until    TEXT NOT NULL,
 		issued_on      TEXT NOT NULL,
@@ -33,6 +35,25 @@ var migrations = []string{
 		created_at     TEXT NOT NULL
 	);
 	CREATE UNIQUE INDEX registry_citizens_phone ON registry_citizens(phone)`,
+	},
+	Postgres: []string{
+		`CREATE TABLE registry_citizens (
+		id             TEXT COLLATE "C" PRIMARY KEY,
+		valid_until    TEXT NOT NULL,
+		issued_on      TEXT NOT NULL,
+		support_number TEXT NOT NULL,
+		given_name     TEXT NOT NULL,
+		first_surname  TEXT NOT NULL,
+		second_surname TEXT NOT NULL,
+		date_of_birth  TEXT NOT NULL,
+		phone          TEXT NOT NULL,
+		email          TEXT NOT NULL,
+		level          TEXT NOT NULL,
+		status         TEXT NOT NULL,
+		created_at     TEXT NOT NULL
+	);
+	CREATE UNIQUE INDEX registry_citizens_phone ON registry_citizens(phone)`,
+	},
 }
 
 // createdAtLayout is fixed-width, unlike RFC3339Nano, so stored values sort
@@ -43,8 +64,9 @@ const citizenColumns = `id, valid_until, issued_on, support_number, given_name, 
 	second_surname, date_of_birth, phone, email, level, status, created_at`
 
 // SQLStore is a [Store] on a database/sql database, normally the gateway's
-// embedded SQLite from [sqlite.Open]. An acknowledged Put survives a crash
-// as far as the database guarantees it (sqlite.Open configures SQLite so).
+// embedded SQLite from [sqlite.Open], or PostgreSQL from [postgres.Open]
+// for several gateway processes. An acknowledged Put survives a crash as
+// far as the database guarantees it (sqlite.Open configures SQLite so).
 type SQLStore struct {
 	db  *sql.DB
 	now func() time.Time
@@ -73,7 +95,7 @@ func (s *SQLStore) WithClock(now func() time.Time) *SQLStore {
 
 // Get implements [Store].
 func (s *SQLStore) Get(ctx context.Context, id dni.ID) (Citizen, error) {
-	row := s.db.QueryRowContext(ctx, `SELECT `+citizenColumns+` FROM registry_citizens WHERE id = ?`, id.String())
+	row := s.db.QueryRowContext(ctx, `SELECT `+citizenColumns+` FROM registry_citizens WHERE id = $1`, id.String())
 	c, err := scanCitizen(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Citizen{}, notFound(id)
@@ -85,39 +107,35 @@ func (s *SQLStore) Get(ctx context.Context, id dni.ID) (Citizen, error) {
 }
 
 // Put implements [Store]. The phone check and the write share one
-// transaction, which sqlite.Open makes IMMEDIATE, so concurrent Puts cannot
-// both pass the check; the unique index backs this up on other databases.
+// transaction. On SQLite, whose read-write transactions run one at a time
+// (sqlite.Open makes them IMMEDIATE), concurrent Puts cannot both pass the
+// check; on PostgreSQL they can, and the unique index on phone refuses the
+// second write, which is reported as the same conflict.
+//
+// A Put without CreatedAt stamps a new registration with the store's clock
+// and keeps an existing one's date: the upsert decides which, in one
+// statement, so that two first Puts racing cannot leave the later stamp.
 func (s *SQLStore) Put(ctx context.Context, c Citizen) error {
 	c = c.Normalized()
 	if err := c.Validate(); err != nil {
 		return invalid(idOf(c), err)
 	}
 	id := c.ID
+	keepCreated := c.CreatedAt.IsZero()
+	if keepCreated {
+		c.CreatedAt = s.now()
+	}
 	err := store.InTx(ctx, s.db, func(tx *sql.Tx) error {
 		var owner string
-		err := tx.QueryRowContext(ctx, `SELECT id FROM registry_citizens WHERE phone = ? AND id <> ?`, c.Phone, id).Scan(&owner)
+		err := tx.QueryRowContext(ctx, `SELECT id FROM registry_citizens WHERE phone = $1 AND id <> $2`, c.Phone, id).Scan(&owner)
 		switch {
 		case err == nil:
 			return phoneConflict(idOf(c))
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
-		if c.CreatedAt.IsZero() {
-			var created string
-			err := tx.QueryRowContext(ctx, `SELECT created_at FROM registry_citizens WHERE id = ?`, id).Scan(&created)
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-				c.CreatedAt = s.now().UTC()
-			case err != nil:
-				return err
-			default:
-				if c.CreatedAt, err = time.Parse(createdAtLayout, created); err != nil {
-					return fmt.Errorf("stored created_at: %w", err)
-				}
-			}
-		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO registry_citizens (`+citizenColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 			ON CONFLICT(id) DO UPDATE SET
 				valid_until = excluded.valid_until,
 				issued_on = excluded.issued_on,
@@ -130,10 +148,15 @@ func (s *SQLStore) Put(ctx context.Context, c Citizen) error {
 				email = excluded.email,
 				level = excluded.level,
 				status = excluded.status,
-				created_at = excluded.created_at`,
+				created_at = CASE WHEN $14 THEN registry_citizens.created_at ELSE excluded.created_at END`,
 			id, calendar.Format(c.ValidUntil), calendar.Format(c.IssuedOn), c.SupportNumber,
 			c.GivenName, c.FirstSurname, c.SecondSurname, calendar.Format(c.DateOfBirth),
-			c.Phone, c.Email, string(c.Level), string(c.Status), c.CreatedAt.UTC().Format(createdAtLayout))
+			c.Phone, c.Email, string(c.Level), string(c.Status), c.CreatedAt.UTC().Format(createdAtLayout),
+			keepCreated)
+		if store.IsUniqueViolation(err) {
+			// The id conflict is the upsert's; only the phone is left.
+			return phoneConflict(idOf(c))
+		}
 		return err
 	})
 	if err != nil && !errors.Is(err, store.ErrConflict) {
@@ -144,7 +167,7 @@ func (s *SQLStore) Put(ctx context.Context, c Citizen) error {
 
 // Delete implements [Store].
 func (s *SQLStore) Delete(ctx context.Context, id dni.ID) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM registry_citizens WHERE id = ?`, id.String())
+	res, err := s.db.ExecContext(ctx, `DELETE FROM registry_citizens WHERE id = $1`, id.String())
 	return s.checkOne(id, "delete", res, err)
 }
 
@@ -175,7 +198,7 @@ func (s *SQLStore) SetStatus(ctx context.Context, id dni.ID, st Status) error {
 	if !st.Valid() {
 		return invalidStatus(id)
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE registry_citizens SET status = ? WHERE id = ?`, string(st), id.String())
+	res, err := s.db.ExecContext(ctx, `UPDATE registry_citizens SET status = $1 WHERE id = $2`, string(st), id.String())
 	return s.checkOne(id, "set status of", res, err)
 }
 

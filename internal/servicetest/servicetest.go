@@ -78,9 +78,22 @@ func PostgresURL(t testing.TB) string {
 		}
 		defer c.Close(ctx)
 		// WITH (FORCE) ends the connections a test left open (a killed
-		// child process's, say).
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Logf("PostgreSQL: drop database %s: %v", name, err)
+		// child process's, say). An autovacuum worker on the database may
+		// refuse to be ended by a role without pg_signal_backend; it
+		// finishes soon, so the drop is tried again a few times.
+		for attempt := 1; ; attempt++ {
+			_, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+			if err == nil {
+				return
+			}
+			if attempt == 5 || ctx.Err() != nil {
+				t.Logf("PostgreSQL: drop database %s: %v", name, err)
+				return
+			}
+			select {
+			case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
+			case <-ctx.Done():
+			}
 		}
 	})
 	own := *u

@@ -26,8 +26,10 @@ import (
 // copies in and out, all-or-nothing updates, device IDs unique across
 // citizens, history saved with the request that ends, exactly once, the
 // history query's filters, order and paging, single-use nonces, and atomic
-// read-modify-write under concurrency. newStore must return a fresh, empty
-// store each time; run the suite under -race.
+// read-modify-write under concurrency: no lost update, also while an
+// account is deleted and created again, a request decided once, a device ID
+// won by one citizen. newStore must return a fresh, empty store each time;
+// run the suite under -race.
 func RunStoreTests(t *testing.T, newStore func(t *testing.T) mobile.Store) {
 	t.Helper()
 	for _, c := range []struct {
@@ -52,6 +54,9 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) mobile.Store) {
 		{"Nonces", confNonces},
 		{"CancelledContext", confCancelledContext},
 		{"AtomicUpdates", confAtomicUpdates},
+		{"AtomicAccountCreateAndDelete", confAtomicAccountCreateAndDelete},
+		{"RequestDecidedOnce", confRequestDecidedOnce},
+		{"DeviceClaimedOnce", confDeviceClaimedOnce},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, newStore(t)) })
 	}
@@ -747,4 +752,124 @@ func confAtomicUpdates(t *testing.T, s mobile.Store) {
 	a, err := s.Account(ctx, confCitizen)
 	require.NoError(t, err)
 	assert.Len(t, a.Devices, n)
+}
+
+// confAtomicAccountCreateAndDelete races updates on an account that keeps
+// being deleted (by going back to zero) and created again: each update must
+// still see the one before.
+func confAtomicAccountCreateAndDelete(t *testing.T, s mobile.Store) {
+	const n, every = 40, 3
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			errs <- s.UpdateAccount(ctx, confCitizen, func(a *mobile.Account) error {
+				if a.Activation == nil {
+					a.Activation = &mobile.ActivationCode{Hash: key(3), ExpiresAt: confTime}
+				}
+				if a.Activation.Failures++; a.Activation.Failures == every {
+					*a = mobile.Account{}
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	a, err := s.Account(ctx, confCitizen)
+	require.NoError(t, err)
+	require.NotNil(t, a.Activation)
+	assert.Equal(t, n%every, a.Activation.Failures, "every update counted, across deletions")
+}
+
+// confRequestDecidedOnce: of concurrent decisions on one pending request,
+// as the phone and the expiry sweep may make, exactly one finds it pending,
+// and its outcome is the one the history records.
+func confRequestDecidedOnce(t *testing.T, s mobile.Store) {
+	const n = 20
+	ctx := context.Background()
+	r := confRequest("r1")
+	r.Decoy, r.PIN = false, nil
+	create(t, s, r)
+	decided := errors.New("already decided")
+	outcomes := []mobile.State{mobile.StateConfirmed, mobile.StateDeclined, mobile.StateExpired}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = s.UpdateRequest(ctx, "r1", func(r *mobile.Request) error {
+				if r.State != mobile.StatePending {
+					return decided
+				}
+				r.State, r.DecidedAt = outcomes[i%len(outcomes)], confTime.Add(time.Duration(i)*time.Second)
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		if err == nil {
+			assert.Equal(t, -1, winner, "decided twice: by %d and %d", winner, i)
+			winner = i
+		} else {
+			assert.ErrorIs(t, err, decided)
+		}
+	}
+	require.NotEqual(t, -1, winner, "nobody decided")
+	got, err := s.Request(ctx, "r1")
+	require.NoError(t, err)
+	assert.Equal(t, outcomes[winner%len(outcomes)], got.State)
+	h, err := s.History(ctx, confCitizen, query(mobile.Query{}))
+	require.NoError(t, err)
+	if assert.Len(t, h, 1) {
+		assert.Equal(t, got.State, h[0].Outcome)
+	}
+}
+
+// confDeviceClaimedOnce: citizens racing to register one device ID; one
+// gets it, the others a conflict, and nobody is left with a half account.
+// Several rounds, each on a new ID, so that the later ones race on
+// connections already open, released together.
+func confDeviceClaimedOnce(t *testing.T, s mobile.Store) {
+	const rounds, n = 4, 12
+	ctx := context.Background()
+	for round := range rounds {
+		id := fmt.Sprintf("shared-%d", round)
+		citizen := func(i int) string { return fmt.Sprintf("citizen-%d-%02d", round, i) }
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				errs[i] = s.UpdateAccount(ctx, citizen(i), func(a *mobile.Account) error {
+					a.Devices = append(a.Devices, mobile.Device{ID: id, PublicKey: key(byte(i)),
+						Method: mobile.BySMS, Status: mobile.DeviceActive, ActivatedAt: confTime})
+					return nil
+				})
+			})
+		}
+		close(start)
+		wg.Wait()
+		winner := -1
+		for i, err := range errs {
+			if err == nil {
+				assert.Equal(t, -1, winner, "%s claimed twice: by %d and %d", id, winner, i)
+				winner = i
+			} else {
+				assert.ErrorIs(t, err, mobile.ErrConflict)
+				_, err := s.Account(ctx, citizen(i))
+				assert.ErrorIs(t, err, mobile.ErrNotFound, "a refused update saves nothing")
+			}
+		}
+		require.NotEqual(t, -1, winner, "nobody got %s", id)
+		dev, err := s.Device(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, citizen(winner), dev.Citizen)
+	}
 }

@@ -27,8 +27,9 @@ import (
 // contract [permanente.Service] relies on: exact round-trips of every field
 // (and of every combination of present and absent parts), copies in and
 // out, all-or-nothing updates, deletion of zero accounts, citizens kept
-// apart, and atomic read-modify-write under concurrency. newStore must
-// return a fresh, empty store each time; run the suite under -race.
+// apart, and atomic read-modify-write under concurrency, also while an
+// account is deleted and created again. newStore must return a fresh,
+// empty store each time; run the suite under -race.
 func RunStoreTests(t *testing.T, newStore func(t *testing.T) permanente.Store) {
 	t.Helper()
 	for _, c := range []struct {
@@ -44,6 +45,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) permanente.Store) {
 		{"CitizensApart", confCitizensApart},
 		{"CancelledContext", confCancelledContext},
 		{"AtomicUpdates", confAtomicUpdates},
+		{"AtomicCreateAndDelete", confAtomicCreateAndDelete},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, newStore(t)) })
 	}
@@ -331,4 +333,34 @@ func confAtomicUpdates(t *testing.T, s permanente.Store) {
 	}
 	assert.Equal(t, confAccount().Password.Failures+n, get(t, s, confCitizen).Password.Failures)
 	assert.Equal(t, n, get(t, s, confOther).Activation.Failures)
+}
+
+// confAtomicCreateAndDelete races updates on an account that keeps being
+// deleted (by going back to zero) and created again: each update must still
+// see the one before, whether it found the account, created it, or waited
+// for another to delete it.
+func confAtomicCreateAndDelete(t *testing.T, s permanente.Store) {
+	const n, every = 40, 3
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			errs <- s.UpdateAccount(ctx, confCitizen, func(a *permanente.Account) error {
+				if a.Activation == nil {
+					a.Activation = &permanente.Activation{Hash: bytesOf(5), IssuedAt: confTime}
+				}
+				if a.Activation.Failures++; a.Activation.Failures == every {
+					*a = permanente.Account{}
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	assert.Equal(t, n%every, get(t, s, confCitizen).Activation.Failures, "every update counted, across deletions")
 }

@@ -24,8 +24,9 @@ import (
 // RunStoreTests checks that a [pin.Store] implementation honours the
 // contract [pin.Service] relies on: copies in and out, all-or-nothing updates,
 // deletion of empty records, exact round-trips of every field, and atomic
-// read-modify-write under concurrency. newStore must return a fresh, empty
-// store each time; run the suite under -race.
+// read-modify-write under concurrency, also while the record is deleted and
+// created again. newStore must return a fresh, empty store each time; run
+// the suite under -race.
 func RunStoreTests(t *testing.T, newStore func(t *testing.T) pin.Store) {
 	t.Helper()
 	for _, c := range []struct {
@@ -42,6 +43,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) pin.Store) {
 		{"CitizensAreSeparate", confCitizensAreSeparate},
 		{"CancelledContext", confCancelledContext},
 		{"AtomicUpdates", confAtomicUpdates},
+		{"AtomicCreateAndDelete", confAtomicCreateAndDelete},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.run(t, newStore(t)) })
 	}
@@ -279,4 +281,33 @@ func confAtomicUpdates(t *testing.T, s pin.Store) {
 	assert.Len(t, a.Requests, n-n/4)
 	assert.Equal(t, n/4, b.Failures)
 	assert.Len(t, b.Requests, n/4)
+}
+
+// confAtomicCreateAndDelete races updates on a record that keeps being
+// deleted (by going back to zero) and created again: each update must still
+// see the one before, whether it found the record, created it, or waited
+// for another to delete it.
+func confAtomicCreateAndDelete(t *testing.T, s pin.Store) {
+	const n, every = 40, 3
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			errs <- s.Update(ctx, confCitizen, func(r *pin.Record) error {
+				if r.Failures++; r.Failures == every {
+					*r = pin.Record{}
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	r, err := s.Get(ctx, confCitizen)
+	require.NoError(t, err)
+	assert.Equal(t, n%every, r.Failures, "every update counted, across deletions")
 }

@@ -21,7 +21,8 @@ import (
 )
 
 // RunStoreTests checks the [flow.Store] contract: round trips, atomic and
-// isolated updates, and request IDs answered once. newStore must return a
+// isolated updates, and request IDs answered once, also to concurrent
+// callers. newStore must return a
 // fresh, empty store using the clock now; run the suite under -race.
 func RunStoreTests(t *testing.T, newStore func(t *testing.T, now func() time.Time) flow.Store) {
 	ctx := context.Background()
@@ -97,5 +98,36 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T, now func() time.Tim
 		assert.False(t, seen, "forgotten after expiry")
 		seen, _ = s.SeenRequest(ctx, "S1", "_a", now.Add(time.Minute))
 		assert.True(t, seen, "and recorded again")
+	})
+	t.Run("a request ID is accepted once under concurrency", func(t *testing.T) {
+		var mu sync.Mutex
+		now := base
+		s := newStore(t, func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+		// Twice: for a new ID, and for one whose record expired and is
+		// taken over.
+		for round := range 2 {
+			mu.Lock()
+			expiry := now.Add(time.Hour)
+			mu.Unlock()
+			const n = 20
+			var wg sync.WaitGroup
+			seen := make([]bool, n)
+			errs := make([]error, n)
+			for i := range n {
+				wg.Go(func() { seen[i], errs[i] = s.SeenRequest(ctx, "S1", "_c", expiry) })
+			}
+			wg.Wait()
+			fresh := 0
+			for i := range n {
+				require.NoError(t, errs[i])
+				if !seen[i] {
+					fresh++
+				}
+			}
+			assert.Equal(t, 1, fresh, "round %d: exactly one caller gets the ID", round)
+			mu.Lock()
+			now = now.Add(2 * time.Hour)
+			mu.Unlock()
+		}
 	})
 }

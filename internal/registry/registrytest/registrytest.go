@@ -42,6 +42,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) registry.Store) {
 		{"SetStatus", testSetStatus},
 		{"InvalidRefused", testInvalidRefused},
 		{"ConcurrentPuts", testConcurrentPuts},
+		{"ConcurrentPhoneClaims", testConcurrentPhoneClaims},
 		{"CanceledContext", testCanceledContext},
 	}
 	for _, tc := range tests {
@@ -401,6 +402,41 @@ func testConcurrentPuts(t *testing.T, ctx context.Context, s registry.Store) {
 		if c.Phone != "+34699999999" {
 			assert.Equal(t, "round2@example.es", c.Email, "the last Put of each writer wins")
 		}
+	}
+}
+
+// testConcurrentPhoneClaims races new citizens for one phone, released
+// together, in several rounds so that the later ones run on a database
+// connection pool already open: exactly one wins each phone, and the
+// others store nothing.
+func testConcurrentPhoneClaims(t *testing.T, ctx context.Context, s registry.Store) {
+	const rounds, writers = 4, 12
+	for round := range rounds {
+		phone := fmt.Sprintf("+3469888888%d", round)
+		start := make(chan struct{})
+		errs := make([]error, writers)
+		var wg sync.WaitGroup
+		for i := range writers {
+			wg.Go(func() {
+				c := newCitizen(400 + round*writers + i)
+				c.Phone = phone
+				<-start
+				errs[i] = s.Put(ctx, c)
+			})
+		}
+		close(start)
+		wg.Wait()
+		winners := 0
+		for i, err := range errs {
+			if err == nil {
+				winners++
+				continue
+			}
+			require.ErrorIs(t, err, store.ErrConflict, "round %d, writer %d", round, i)
+			_, err := s.Get(ctx, idOf(newCitizen(400+round*writers+i).ID))
+			assert.ErrorIs(t, err, store.ErrNotFound, "a refused Put stores nothing")
+		}
+		assert.Equal(t, 1, winners, "round %d: one DNI/NIE per mobile", round)
 	}
 }
 
