@@ -3,7 +3,9 @@ package gateway
 import (
 	"context"
 	"crypto"
+	"crypto/hmac"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"database/sql"
 	"errors"
@@ -21,9 +23,11 @@ import (
 	"github.com/clave-go/clave/internal/dni"
 	"github.com/clave-go/clave/internal/flow"
 	"github.com/clave-go/clave/internal/pages"
+	"github.com/clave-go/clave/internal/pgsignal"
 	"github.com/clave-go/clave/internal/registry"
 	"github.com/clave-go/clave/internal/samlidp"
 	"github.com/clave-go/clave/internal/store"
+	"github.com/clave-go/clave/internal/store/postgres"
 	"github.com/clave-go/clave/internal/store/sqlite"
 	"github.com/clave-go/clave/mobile"
 	"github.com/clave-go/clave/permanente"
@@ -102,7 +106,10 @@ type Config struct {
 	// gateway's. Mobile.Secret keys the stored activation codes and SMS
 	// PINs (default PINSecret, from which a key of its own is derived);
 	// keep it stable across restarts so that outstanding codes stay valid.
-	// Its Now and Signals are the gateway's.
+	// Its Now is the gateway's. Its Signals, when nil, are the process's
+	// own or, on a PostgreSQL DB, PostgreSQL's LISTEN/NOTIFY, so that a
+	// confirmation reaching one gateway process releases the page waiting
+	// on another (Close stops them).
 	Mobile mobile.Config
 	// Permanente tunes the Cl@ve Permanente rules; zero values are the
 	// real gateway's. Permanente.Secret keys the stored activation codes,
@@ -158,6 +165,10 @@ type Config struct {
 	// it those cases are signed with a generated key that services do not
 	// trust.
 	NextSigningKey crypto.Signer
+	// Observer, when set, is told of logins started and finished, lockouts
+	// and storage failures, for metrics (see Observer); nil observes
+	// nothing.
+	Observer Observer
 }
 
 // Gateway is the reference Cl@ve identity provider: an http.Handler that speaks
@@ -197,18 +208,52 @@ type Gateway struct {
 
 	mu  sync.RWMutex
 	sps map[string]*ServiceProvider
+
+	// closers stop what New started in the background.
+	closers []func() error
 }
 
-// OpenDB opens (creating) the gateway's SQLite database at path, durable
-// on every acknowledged write; ":memory:" for a throwaway one.
+// Close stops what the gateway runs in the background (on PostgreSQL, the
+// connection that listens for other processes' signals). It does not close
+// Config.DB, which belongs to the caller. Serving after Close is not
+// supported.
+func (g *Gateway) Close() error {
+	var errs []error
+	for _, c := range g.closers {
+		errs = append(errs, c())
+	}
+	g.closers = nil
+	return errors.Join(errs...)
+}
+
+// signalKey keys the hash the Cl@ve Móvil signals travel under between
+// processes: derived from the PIN secret, which such processes share.
+func signalKey(secret []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("clave gateway signals"))
+	return m.Sum(nil)
+}
+
+// OpenDB opens the gateway's database. A postgres:// or postgresql:// URL
+// (postgres://user:password@host:5432/database?sslmode=verify-full) opens
+// that PostgreSQL database, which several gateway processes can share:
+// every store keeps its guarantees across processes (a PIN attempt counts
+// once, a request is decided once, a request ID is answered once), and
+// New creates the tables on first use, so the role needs the right to.
+// Anything else is the path of the SQLite database, created if missing and
+// durable on every acknowledged write; ":memory:" for a throwaway one.
+// Errors never quote the URL's password.
 func OpenDB(ctx context.Context, path string) (*sql.DB, error) {
+	if strings.HasPrefix(path, "postgres://") || strings.HasPrefix(path, "postgresql://") {
+		return postgres.Open(ctx, path)
+	}
 	return sqlite.Open(ctx, path)
 }
 
 // New builds a Gateway from cfg, creating its tables in cfg.DB when one is
 // given. It fails on a missing or unusable signing key, a BaseURL that is not
 // an absolute http(s) URL, or an invalid service or method.
-func New(ctx context.Context, cfg Config) (*Gateway, error) {
+func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	u, err := url.Parse(cfg.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, errors.New("gateway: gateway BaseURL must be an absolute http(s) URL")
@@ -250,6 +295,11 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		log:      cfg.Logger,
 		sps:      map[string]*ServiceProvider{},
 	}
+	defer func() {
+		if err != nil {
+			g.Close()
+		}
+	}()
 	if cfg.Notifier == nil {
 		g.inbox = NewInbox(0, cfg.Now)
 		g.notifier = g.inbox
@@ -287,6 +337,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		mobileStore = mobile.NewMemoryStore()
 		permanenteStore = permanente.NewMemoryStore()
 	}
+	pinStore, permanenteStore = g.observeStores(pinStore, permanenteStore)
 	pc := cfg.PIN
 	if pc.Now == nil {
 		pc.Now = cfg.Now
@@ -298,11 +349,21 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	mc := cfg.Mobile
-	mc.Now, mc.Signals = cfg.Now, nil
+	mc.Now = cfg.Now
 	if mc.Secret == nil {
 		// One stable secret serves both: each method derives its own key
 		// from it under a label of its own.
 		mc.Secret = cfg.PINSecret
+	}
+	if mc.Signals == nil && cfg.DB != nil && store.DialectOf(cfg.DB) == store.Postgres {
+		// Gateway processes sharing the database wake each other's
+		// waiting pages and phones through it.
+		sig, err := pgsignal.New(ctx, cfg.DB, pgsignal.Options{TopicKey: signalKey(cfg.PINSecret), Logger: g.log})
+		if err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+		g.closers = append(g.closers, sig.Close)
+		mc.Signals = sig
 	}
 	if g.mobile, err = mobile.New(mc, mobileStore); err != nil {
 		return nil, err

@@ -143,6 +143,9 @@ func (a *pinAPI) fail(w http.ResponseWriter, r *http.Request, call, spid string,
 		level = slog.LevelWarn
 	}
 	a.g.log.Log(r.Context(), level, "gateway: pin api refused", "call", call, "sp", spid, "outcome", f.code, "reason", f.reason)
+	if f.status == http.StatusServiceUnavailable {
+		a.g.storeError(r.Context(), "pin_api", errors.New(f.reason))
+	}
 	a.writeJSON(w, f.status, out)
 }
 

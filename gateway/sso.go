@@ -96,6 +96,7 @@ func (g *Gateway) handleServiceProvider(w http.ResponseWriter, r *http.Request) 
 		f.Attributes = append(f.Attributes, a.Name)
 	}
 	if err := g.flows.Create(ctx, f); err != nil {
+		g.storeError(ctx, "flows", err)
 		g.errorPage(w, r, http.StatusInternalServerError, "error.request", nil)
 		return
 	}
@@ -104,6 +105,7 @@ func (g *Gateway) handleServiceProvider(w http.ResponseWriter, r *http.Request) 
 	http.SetCookie(w, &http.Cookie{Name: flowCookiePrefix + id, Value: key, Path: "/login/" + id,
 		Expires: f.ExpiresAt, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
 	g.log.InfoContext(ctx, "gateway: login started", "sp", req.SPID, "flow", id, "loa", req.LoA.String())
+	g.observer().LoginStarted(ctx, observed(f))
 	// A page answering this request (an armed persona's) has forms before the
 	// browser has the cookie.
 	r = r.WithContext(withNewLogin(ctx, id, key))
@@ -164,6 +166,9 @@ func (g *Gateway) checkRequest(r *http.Request) (*samlidp.ReceivedAuthnRequest, 
 		return nil, "", err
 	}
 	seen, err := g.flows.SeenRequest(r.Context(), req.SPID, req.ID, g.cfg.Now().Add(time.Hour))
+	if err != nil {
+		g.storeError(r.Context(), "flows", err)
+	}
 	if err == nil && seen {
 		err = fmt.Errorf("request %s was already received", req.ID)
 	}
@@ -287,6 +292,7 @@ func (g *Gateway) flowFor(w http.ResponseWriter, r *http.Request, l *method.Logi
 		return nil, false
 	case err != nil:
 		g.log.ErrorContext(r.Context(), "gateway: reading a login", "flow", l.ID, "error", err)
+		g.storeError(r.Context(), "flows", err)
 		g.errorPage(w, r, http.StatusServiceUnavailable, "error.request", nil)
 		return nil, false
 	}
@@ -295,6 +301,7 @@ func (g *Gateway) flowFor(w http.ResponseWriter, r *http.Request, l *method.Logi
 
 // Render implements method.Host.
 func (h host) Render(w http.ResponseWriter, r *http.Request, status int, page string, data map[string]any) {
+	h.g.methodAnswered(r, status)
 	h.g.render(w, r, status, page, data)
 }
 
@@ -403,6 +410,9 @@ func (g *Gateway) answer(w http.ResponseWriter, r *http.Request, f *flow.Flow, c
 		return nil
 	})
 	if err != nil {
+		if !errors.Is(err, method.ErrNoLogin) && !errors.Is(err, store.ErrNotFound) {
+			g.storeError(ctx, "flows", err)
+		}
 		g.errorPage(w, r, http.StatusConflict, "error.flow", nil)
 		return
 	}
@@ -411,6 +421,7 @@ func (g *Gateway) answer(w http.ResponseWriter, r *http.Request, f *flow.Flow, c
 	if err != nil {
 		g.log.ErrorContext(ctx, "gateway: cannot build response", "flow", f.ID, "error", err)
 		g.errorPage(w, r, http.StatusInternalServerError, "error.request", nil)
+		g.loginFinished(r, f, st, false)
 		return
 	}
 	form := saml.PostForm{Action: f.ACSURL, Field: saml.FieldSAMLResponse, Message: xml, RelayState: f.RelayState}
@@ -421,6 +432,9 @@ func (g *Gateway) answer(w http.ResponseWriter, r *http.Request, f *flow.Flow, c
 	} else {
 		g.log.InfoContext(ctx, "gateway: login completed", "sp", f.SPID, "flow", f.ID, "person", c.Masked(), "loa", loa.String())
 	}
+	// Observed before the page leaves: once the browser has it, the login
+	// is over for whoever watches.
+	g.loginFinished(r, f, st, true)
 	form.ServeHTTP(w, r)
 }
 

@@ -13,7 +13,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/clave-go/clave/gateway"
@@ -32,11 +34,12 @@ func defaultCitizens() ([]gateway.Citizen, error) {
 	return gateway.LoadCitizens(bytes.NewReader(citizensJSON))
 }
 
-// appConfig is what the flags ask for. Only baseURL is required.
+// appConfig is what the settings ask for. Only baseURL is required.
 type appConfig struct {
 	// baseURL is the gateway's public URL, e.g. "http://127.0.0.1:9000".
 	baseURL string
-	// dbPath is the gateway's SQLite database; "" or ":memory:" keeps nothing
+	// dbPath is the gateway's SQLite database file, or a postgres:// URL
+	// (handed to gateway.OpenDB as it is); "" or ":memory:" keeps nothing
 	// across restarts.
 	dbPath string
 	// keyFile and certFile are the PEM signing key and certificate. Without
@@ -62,10 +65,13 @@ type appConfig struct {
 // app is an assembled reference gateway.
 type app struct {
 	gateway *gateway.Gateway
-	// handler serves the gateway and, when it keeps the default Inbox, the
-	// demo inbox page at inboxPath.
+	// handler serves the gateway, /healthz, /readyz, /metrics and, when
+	// the gateway keeps the default Inbox, the demo inbox page at
+	// inboxPath; every request with an ID, counted and logged.
 	handler http.Handler
 	db      *sql.DB
+	metrics *metrics
+	ready   *readiness
 }
 
 // newApp assembles the gateway: database, signing key, services, citizens.
@@ -76,6 +82,7 @@ func newApp(ctx context.Context, cfg appConfig) (*app, error) {
 	if cfg.dbPath == "" {
 		cfg.dbPath = ":memory:"
 	}
+	cfg.log = withRequestIDs(cfg.log)
 	key, cert, err := signingKey(cfg)
 	if err != nil {
 		return nil, err
@@ -87,32 +94,39 @@ func newApp(ctx context.Context, cfg appConfig) (*app, error) {
 	}
 	db, err := gateway.OpenDB(ctx, cfg.dbPath)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("db: %w", redactPassword(err, cfg.dbPath))
 	}
+	m := newMetrics(time.Now)
 	gw, err := gateway.New(ctx, gateway.Config{
 		BaseURL: cfg.baseURL, SigningKey: key, SigningCertificate: cert,
 		ServiceProviders: cfg.serviceProviders, DB: db, PINSecret: cfg.pinSecret, Logger: cfg.log,
-		Personas: cfg.personas, AdminToken: cfg.adminToken,
+		Personas: cfg.personas, AdminToken: cfg.adminToken, Observer: m,
 	})
 	if err == nil {
 		err = gw.SeedCitizens(ctx, cfg.citizens)
 	}
 	if err != nil {
+		if gw != nil {
+			_ = gw.Close()
+		}
 		_ = db.Close()
 		return nil, err
 	}
-	a := &app{gateway: gw, handler: gw, db: db}
+	a := &app{gateway: gw, db: db, metrics: m, ready: newReadiness(db, cfg.log)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.Handle("GET /readyz", a.ready)
+	mux.Handle("GET /metrics", m.handler())
 	if in := gw.Inbox(); in != nil {
-		mux := http.NewServeMux()
 		mux.Handle("GET "+inboxPath, inboxHandler(in))
-		mux.Handle("/", gw)
-		a.handler = mux
 	}
+	mux.Handle("/", gw)
+	a.handler = instrument(mux, cfg.log, m)
 	return a, nil
 }
 
-// Close closes the gateway's database.
-func (a *app) Close() error { return a.db.Close() }
+// Close stops the gateway's background work and closes its database.
+func (a *app) Close() error { return errors.Join(a.gateway.Close(), a.db.Close()) }
 
 // keyFiles names the synthetic signing key and certificate kept beside the
 // database file dbPath.
@@ -131,6 +145,11 @@ func signingKey(cfg appConfig) (crypto.Signer, *x509.Certificate, error) {
 			return nil, nil, errors.New("the signing key and certificate files (-key, -cert) go together")
 		}
 		return loadKeyPair(cfg.certFile, cfg.keyFile)
+	}
+	if isPostgres(cfg.dbPath) {
+		// Nowhere to keep a synthetic key that every gateway sharing the
+		// database would use.
+		return nil, nil, errors.New("a PostgreSQL database needs the signing key and certificate files (-key, -cert)")
 	}
 	const name = "clave reference gateway (synthetic)"
 	if cfg.dbPath == ":memory:" {
@@ -209,3 +228,28 @@ func baseURL(addr string, ln net.Listener) string {
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return "http://" + net.JoinHostPort(host, port)
 }
+
+// redactPassword hides the password of the database URL db where err's
+// text repeats it.
+func redactPassword(err error, db string) error {
+	pw := ""
+	if u, perr := url.Parse(db); perr == nil && isURL(db) {
+		pw, _ = u.User.Password()
+		if p := u.Query().Get("password"); p != "" {
+			pw = p
+		}
+	}
+	if pw == "" || !strings.Contains(err.Error(), pw) {
+		return err
+	}
+	return &redactedError{msg: strings.ReplaceAll(err.Error(), pw, "xxxxx"), err: err}
+}
+
+// redactedError is an error whose text hides a secret.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }

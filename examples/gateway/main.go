@@ -1,8 +1,15 @@
 // Command gateway runs the reference Cl@ve gateway: the real gateway's
 // protocol (/Proxy2/ServiceProvider, /Proxy2/Certificates), its chooser and
 // Cl@ve PIN, seeded demo citizens, and a demo inbox page at /demo/inbox where
-// the SMS it "sends" can be read. Run with -h for the flags; the README's
-// "Reference gateway" section documents them with the services file format.
+// the SMS it "sends" can be read. Run with -h for the settings (flags,
+// CLAVE_* environment variables, or a JSON file given with -config); the
+// README's "Reference gateway" section documents them with the services file
+// format.
+//
+// For operations it serves /healthz, /readyz and /metrics (Prometheus),
+// logs as text or JSON with a request ID per request, and at SIGTERM or
+// SIGINT stops taking connections, lets the requests in flight finish and
+// closes the database.
 //
 // Without -key/-cert the signing key is synthetic: kept beside a -db file as
 // <db>.signing-key.pem and <db>.signing-cert.pem, so a restart keeps the key
@@ -11,112 +18,86 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
-	"github.com/clave-go/clave"
 	"github.com/clave-go/clave/gateway"
 	"github.com/clave-go/clave/saml"
 )
 
 func main() {
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], log, nil); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return
-		}
-		log.Error("gateway", "error", err)
-		os.Exit(1)
+	go func() {
+		// A second signal ends the process at once.
+		<-ctx.Done()
+		stop()
+	}()
+	err := runWith(ctx, os.Args[1:], runEnv{lookupEnv: os.LookupEnv, stderr: os.Stderr})
+	var cerr *configError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &cerr):
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(2)
+	default:
+		os.Exit(1) // runWith logged it
 	}
 }
 
-type options struct {
-	addr, baseURL, db, spConfig, citizens, keyFile, certFile, pinSecret string
-	personas                                                            bool
-	maxConns                                                            int
+// runEnv is what run takes from its surroundings.
+type runEnv struct {
+	lookupEnv func(string) (string, bool)
+	// stderr receives -h's usage and, when log is nil, the log.
+	stderr io.Writer
+	// log, when not nil, is the log, instead of the one the settings ask
+	// for.
+	log *slog.Logger
+	// ready, when not nil, receives the gateway's base URL once it accepts
+	// connections.
+	ready chan<- string
+	// stopped, when not nil, is called at shutdown once the listener is
+	// closed (see server.stopped).
+	stopped func()
 }
 
-func parseFlags(args []string) (*options, error) {
-	o := &options{}
-	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
-	fs.StringVar(&o.addr, "addr", "127.0.0.1:9000", "listen address host:port")
-	fs.StringVar(&o.baseURL, "base-url", "", "public URL of the gateway (default http://<addr>)")
-	fs.StringVar(&o.db, "db", ":memory:", `SQLite database file; ":memory:" forgets everything at exit`)
-	fs.StringVar(&o.spConfig, "sp-config", "", "JSON file of the registered services (see README)")
-	fs.StringVar(&o.citizens, "citizens", "", "JSON seed of citizens (default: the embedded demo citizens)")
-	fs.StringVar(&o.keyFile, "key", "", "PEM signing key (default: synthetic, kept beside a -db file)")
-	fs.StringVar(&o.certFile, "cert", "", "PEM certificate of -key")
-	fs.StringVar(&o.pinSecret, "pin-secret", "", "hex secret (≥32 bytes) keying stored PINs; keep it across restarts so pending PINs survive (env CLAVE_PIN_SECRET; default random)")
-	fs.BoolVar(&o.personas, "personas", true, "register the reserved test personas (see README)")
-	fs.IntVar(&o.maxConns, "max-connections", defaultMaxConnections, "connections served at once; a Cl@ve Móvil login waiting for the phone holds two (its page's and the phone's)")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if o.maxConns < maxPerClient || o.maxConns > 1<<20 {
-		return nil, fmt.Errorf("-max-connections: want %d to %d", maxPerClient, 1<<20)
-	}
-	return o, nil
-}
-
-// appConfig reads the files the flags name, so that a bad file stops the
-// gateway before it listens.
-func (o *options) appConfig(log *slog.Logger) (appConfig, error) {
-	// The admin token comes only from the environment: a flag would show it in
-	// the process list.
-	cfg := appConfig{dbPath: o.db, keyFile: o.keyFile, certFile: o.certFile, log: log,
-		personas: o.personas, adminToken: os.Getenv("CLAVE_ADMIN_TOKEN")}
-	var err error
-	if o.spConfig != "" {
-		if cfg.serviceProviders, err = gateway.LoadServiceProviders(o.spConfig); err != nil {
-			return cfg, err
-		}
-	}
-	if o.citizens != "" {
-		f, err := os.Open(o.citizens)
-		if err != nil {
-			return cfg, err
-		}
-		defer f.Close()
-		if cfg.citizens, err = gateway.LoadCitizens(f); err != nil {
-			return cfg, fmt.Errorf("%s: %w", o.citizens, err)
-		}
-	}
-	// The environment is read here, not as the flag's default, so that -h
-	// does not print the secret.
-	if secret := cmp.Or(o.pinSecret, os.Getenv("CLAVE_PIN_SECRET")); secret != "" {
-		if cfg.pinSecret, err = hex.DecodeString(secret); err != nil {
-			return cfg, fmt.Errorf("-pin-secret: %w", err)
-		}
-		if len(cfg.pinSecret) < 32 {
-			return cfg, errors.New("-pin-secret: want at least 32 bytes (64 hex digits)")
-		}
-	}
-	return cfg, nil
-}
-
-// run serves the gateway until ctx ends. When ready is not nil it receives
-// the gateway's base URL once it accepts connections.
+// run serves the gateway until ctx ends, logging to log, with the process
+// environment. When ready is not nil it receives the gateway's base URL
+// once it accepts connections.
 func run(ctx context.Context, args []string, log *slog.Logger, ready chan<- string) error {
-	o, err := parseFlags(args)
+	return runWith(ctx, args, runEnv{lookupEnv: os.LookupEnv, stderr: os.Stderr, log: log, ready: ready})
+}
+
+// runWith serves the gateway until ctx ends. Every setting is read and
+// checked, and every file it names read, before it listens; it returns a
+// *configError for what is wrong there. Errors after that are logged.
+func runWith(ctx context.Context, args []string, env runEnv) (err error) {
+	o, err := loadOptions(args, env.lookupEnv, env.stderr)
 	if err != nil {
 		return err
 	}
+	log := env.log
+	if log == nil {
+		log = newLogger(env.stderr, o.logFormat, o.logLevel)
+	}
+	log = withRequestIDs(log)
+	defer func() {
+		var cerr *configError
+		if err != nil && !errors.As(err, &cerr) {
+			log.Error("gateway stopped", "error", err)
+		}
+	}()
+	log.Info("configuration", "settings", o.logValue())
+	o.warnings(log)
 	cfg, err := o.appConfig(log)
 	if err != nil {
 		return err
@@ -134,50 +115,77 @@ func run(ctx context.Context, args []string, log *slog.Logger, ready chan<- stri
 	if err != nil {
 		return err
 	}
-	defer a.Close()
+	defer func() {
+		if cerr := a.Close(); cerr != nil {
+			log.Warn("closing the database", "error", cerr)
+			return
+		}
+		log.Info("database closed")
+	}()
 	gw := a.gateway
 	cert := gw.TrustedCertificates()[0]
 	log.Info("reference gateway listening", "url", cfg.baseURL, "endpoint", gw.Endpoint(),
 		"certificates", cfg.baseURL+saml.CertificatesPath, "inbox", cfg.baseURL+inboxPath,
 		"issuer", gw.Issuer(), "signing_certificate", cert.Subject.CommonName+" sha256:"+fingerprint(cert)[:16],
-		"db", o.db, "service_providers", len(cfg.serviceProviders))
+		"db", redactDB(cfg.dbPath), "service_providers", len(cfg.serviceProviders),
+		"healthz", cfg.baseURL+"/healthz", "readyz", cfg.baseURL+"/readyz", "metrics", cfg.baseURL+"/metrics")
 	log.Info("to register a service, list it in a JSON file passed with -sp-config (format in README.md, \"Reference gateway\"); then point the agency here",
 		"example", fmt.Sprintf("go run ./examples/agency -env custom -gateway-url %s -gateway-issuer %s -key sp.key -cert sp.crt",
 			gw.Endpoint(), gw.Issuer()))
-	if ready != nil {
-		ready <- cfg.baseURL
+	if env.ready != nil {
+		env.ready <- cfg.baseURL
 	}
-	return serveBounded(ctx, ln, a.handler, o.maxConns)
+	srv := &server{handler: a.handler, maxConns: o.maxConns, shutdownTimeout: o.shutdownTimeout, ready: a.ready, log: log,
+		stopped: env.stopped}
+	return srv.serve(ctx, ln)
 }
 
-// defaultMaxConnections bounds the connections served at once. Go raises a
-// process's soft file-descriptor limit to its hard limit (4,096 at the
-// least on current Linux), so this leaves room for the rest. A waiting
-// connection costs the gateway about 8 KB (see examples/load -scenario
-// movil), so memory is not what bounds it.
-const defaultMaxConnections = 2048
-
-// maxPerClient bounds the connections of one client address, so that one
-// client holding slow connections cannot take them all; a browser opens six.
-const maxPerClient = 32
-
-// serveBounded serves h on ln until ctx ends, then shuts down gracefully.
-// Every phase of a request has a timeout and the connections are bounded, so
-// slow or idle clients cannot hold the gateway's file descriptors.
-func serveBounded(ctx context.Context, ln net.Listener, h http.Handler, maxConns int) error {
-	srv := clave.NewServer("", h)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(clave.LimitListener(ln, maxConns, maxPerClient)) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
+// warnings logs the settings that work but risk something.
+func (o *options) warnings(log *slog.Logger) {
+	if o.from["pin_secret"].kind == "flag" {
+		log.Warn("-pin-secret shows the secret to anyone who lists the processes: set CLAVE_PIN_SECRET or the config file's pin_secret instead")
 	}
-	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := srv.Shutdown(shut)
-	if serr := <-done; !errors.Is(serr, http.ErrServerClosed) {
-		return serr
+	if o.from["db"].kind == "flag" && redactDB(o.db) != o.db {
+		log.Warn("-db holds a password that anyone who lists the processes sees: set CLAVE_DB or the config file's db instead")
 	}
-	return err
+	if o.pinSecret == "" && o.db != ":memory:" {
+		log.Warn("no pin_secret: PINs and codes pending at a restart will stop verifying; set CLAVE_PIN_SECRET")
+	}
+}
+
+// appConfig reads the files the settings name, so that a bad file stops
+// the gateway before it listens.
+func (o *options) appConfig(log *slog.Logger) (appConfig, error) {
+	cfg := appConfig{dbPath: o.db, keyFile: o.keyFile, certFile: o.certFile, log: log,
+		personas: o.personas, adminToken: o.adminToken}
+	bad := func(key, value string, err error) error {
+		return &configError{[]error{fmt.Errorf("%s = %q (%s): %w", key, value, o.from[key], err)}}
+	}
+	var err error
+	if o.spConfig != "" {
+		if cfg.serviceProviders, err = gateway.LoadServiceProviders(o.spConfig); err != nil {
+			return cfg, bad("sp_config", o.spConfig, err)
+		}
+	}
+	if o.citizens != "" {
+		f, err := os.Open(o.citizens)
+		if err != nil {
+			return cfg, bad("citizens", o.citizens, err)
+		}
+		defer f.Close()
+		if cfg.citizens, err = gateway.LoadCitizens(f); err != nil {
+			return cfg, bad("citizens", o.citizens, err)
+		}
+	}
+	if o.keyFile != "" {
+		if _, _, err := loadKeyPair(o.certFile, o.keyFile); err != nil {
+			return cfg, bad("key", o.keyFile, fmt.Errorf("with cert %q: %w", o.certFile, err))
+		}
+	}
+	if o.pinSecret != "" {
+		if cfg.pinSecret, err = hex.DecodeString(o.pinSecret); err != nil {
+			return cfg, err // checked by loadOptions
+		}
+	}
+	return cfg, nil
 }

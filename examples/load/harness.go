@@ -87,6 +87,10 @@ type setup struct {
 	// plainServer serves the gateway on an http.Server with only a
 	// ReadHeaderTimeout, instead of as examples/gateway serves it.
 	plainServer bool
+	// gateways, when positive, runs the gateway as that many child
+	// processes on the database (see cluster.go) instead of in this
+	// process.
+	gateways int
 }
 
 // harness is a gateway on a file database and an agency, each on its own
@@ -104,6 +108,11 @@ type harness struct {
 	conns   atomic.Int64
 	servers []*http.Server
 	tmpDir  string
+	// procs are the gateway processes of a cluster run, backends their
+	// addresses, which the browsers' requests go to in turn.
+	procs    []*clusterProc
+	backends []string
+	turn     atomic.Uint64
 }
 
 // start builds a harness: keys, database, gateway, agency, citizens.
@@ -138,6 +147,11 @@ func start(ctx context.Context, s setup) (_ *harness, err error) {
 		return nil, err
 	}
 	h.gwURL, h.agencyURL = "http://"+gwLn.Addr().String(), "http://"+agLn.Addr().String()
+	if s.gateways > 0 {
+		// The processes answer at one public name; this listener only
+		// receives their SMS.
+		h.gwURL = "http://" + clusterHost
+	}
 	if h.db, err = gateway.OpenDB(ctx, h.dbPath); err != nil {
 		gwLn.Close()
 		agLn.Close()
@@ -191,9 +205,12 @@ func start(ctx context.Context, s setup) (_ *harness, err error) {
 			h.conns.Add(-1)
 		}
 	}
-	if s.plainServer {
+	switch {
+	case s.gateways > 0:
+		h.serve(gwLn, clave.NewServer("", smsProvider(h.gw.Inbox())))
+	case s.plainServer:
 		h.serve(gwLn, &http.Server{Handler: h.gw, ReadHeaderTimeout: 10 * time.Second, ConnState: count})
-	} else {
+	default:
 		// As examples/gateway serves: every timeout bounded, and at most
 		// gatewayConns connections at once.
 		srv := clave.NewServer("", h.gw)
@@ -210,6 +227,22 @@ func start(ctx context.Context, s setup) (_ *harness, err error) {
 	}
 	if err := h.seed(ctx, 0, s.citizens); err != nil {
 		return nil, err
+	}
+	if s.gateways > 0 {
+		child := clusterChildConfig{BaseURL: h.gwURL, ACS: h.agencyURL + "/clave/acs", DB: h.dbPath,
+			PINSecret: secret, SMS: "http://" + gwLn.Addr().String() + "/sms",
+			GatewayCert: gwCert.Raw, AgencyCert: spCert.Raw}
+		if child.GatewayKey, err = x509.MarshalPKCS8PrivateKey(gwKey); err != nil {
+			return nil, err
+		}
+		for range s.gateways {
+			p, err := startClusterChild(ctx, child)
+			if err != nil {
+				return nil, err
+			}
+			h.procs = append(h.procs, p)
+			h.backends = append(h.backends, p.addr)
+		}
 	}
 	return h, nil
 }
@@ -269,6 +302,9 @@ func cmpErr(errs ...error) error {
 // Close stops the servers and closes the database; a temporary database is
 // removed.
 func (h *harness) Close() {
+	for _, p := range h.procs {
+		p.stop()
+	}
 	for _, s := range h.servers {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = s.Shutdown(ctx)
@@ -277,6 +313,9 @@ func (h *harness) Close() {
 	}
 	if h.transport != nil {
 		h.transport.CloseIdleConnections()
+	}
+	if h.gw != nil {
+		_ = h.gw.Close()
 	}
 	if h.db != nil {
 		_ = h.db.Close()
