@@ -30,7 +30,11 @@ type browser struct {
 
 func (h *harness) browser(client string) *browser {
 	jar, _ := cookiejar.New(nil)
-	return &browser{h: h, client: client, http: &http.Client{Jar: jar, Transport: h.transportFrom(client)}}
+	var rt http.RoundTripper = h.transportFrom(client)
+	if len(h.backends) > 0 {
+		rt = balancer{next: rt, backends: h.backends, turn: &h.turn}
+	}
+	return &browser{h: h, client: client, http: &http.Client{Jar: jar, Transport: rt}}
 }
 
 // transportFrom is a transport whose connections come from a loopback

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"runtime"
 	"strings"
@@ -162,12 +163,29 @@ func scenarioLogins(ctx context.Context, w io.Writer, h *harness, o *options) (l
 	if o.rate > 0 {
 		start = fmt.Sprintf("started at %g a second", o.rate)
 	}
-	fmt.Fprintf(w, "== logins: %d clients, %d logins %s, %d citizens, database %s\n", o.clients, total, start, h.citizens, h.dbPath)
+	where := "in this process"
+	if n := len(h.procs); n > 0 {
+		where = fmt.Sprintf("in %d processes, each request of a login to the next in turn", n)
+	}
+	fmt.Fprintf(w, "== logins: %d clients, %d logins %s, %d citizens, database %s, gateway %s\n", o.clients, total, start, h.citizens, redactURL(h.dbPath), where)
 	before := h.logs.snapshot()
+	gwCPU := h.clusterCPU()
 	res := loginRun{clients: o.clients, total: total, rate: o.rate}.run(ctx, h)
 	res.print(w)
+	if len(h.procs) > 0 && res.completed > 0 {
+		d := h.clusterCPU() - gwCPU
+		fmt.Fprintf(w, "CPU of the gateway processes: %s, %s per login\n", ms(d), ms(d/time.Duration(res.completed)))
+	}
 	printCounts(w, "gateway warnings and errors logged", h.logs.since(before))
 	return res, nil
+}
+
+// redactURL hides a database URL's password.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return s
 }
 
 // processCPU is the user and system CPU time of this process so far.

@@ -8,11 +8,21 @@
 //	go run ./examples/load -scenario slow     # thousands of slow connections while citizens log in
 //	go run ./examples/load -scenario movil    # 10,000 Cl@ve Móvil logins held open, then confirmed on the phone
 //	go run ./examples/load -scenario all      # all but movil
+//	go run ./examples/load -gateways 2 -db postgres://...   # logins on 2 gateway processes sharing PostgreSQL
 //
 // Every loop is bounded in count and by -timeout, and the command stops by
 // itself. Results are printed as plain text. Browsers claim a client address
 // in a header that the gateway's Config.ClientAddress reads, so one process
 // can play many clients (or one attacker) for the per-client limits.
+//
+// With -gateways N the logins scenario runs the gateway as N child
+// processes on the -db database (a SQLite file, or PostgreSQL, which
+// several processes share as one gateway), reached through one public name
+// as behind a load balancer without affinity: each request of a login goes
+// to the next process in turn, so a PIN requested on one process is
+// verified on another. Their SMS reach the load generator as a shared SMS
+// provider would. The CPU of the gateway processes is reported beside the
+// generator's; the database server's is not.
 //
 // The movil scenario is different: its gateway runs in a child process, so
 // that the memory it reports is the gateway's alone, with the default
@@ -47,6 +57,9 @@ func main() {
 	}
 	if os.Getenv(movilChildEnv) != "" {
 		os.Exit(movilChild(os.Stdin, os.Stdout))
+	}
+	if os.Getenv(clusterChildEnv) != "" {
+		os.Exit(clusterChild(os.Stdin, os.Stdout))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -88,6 +101,7 @@ type options struct {
 
 	cpuProfile  string
 	plainServer bool
+	gateways    int
 }
 
 func parseFlags(args []string, out io.Writer) (*options, error) {
@@ -95,7 +109,8 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&o.scenario, "scenario", "logins", "logins, guess, junk, slow, movil, or all (all but movil)")
-	fs.StringVar(&o.db, "db", "", "gateway database file (default: a new file in a temporary directory, removed at exit)")
+	fs.StringVar(&o.db, "db", "", "gateway database: a SQLite file or a postgres:// URL (default: a new SQLite file in a temporary directory, removed at exit)")
+	fs.IntVar(&o.gateways, "gateways", 0, "logins: run the gateway as this many processes on -db, each request of a login going to the next process in turn (0: one gateway in this process)")
 	fs.IntVar(&o.citizens, "citizens", 5000, "synthetic citizens registered at the gateway")
 	fs.IntVar(&o.clients, "clients", 500, "logins: concurrent browsers")
 	fs.IntVar(&o.logins, "logins", 0, "logins: logins in all (default -clients), each as its own citizen; movil: Cl@ve Móvil logins held at once (default 10000)")
@@ -122,6 +137,15 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	}
 	if o.citizens < 1 || o.clients < 1 || o.timeout <= 0 {
 		return nil, errors.New("-citizens, -clients and -timeout must be positive")
+	}
+	if o.gateways < 0 || o.gateways > 16 {
+		return nil, errors.New("-gateways: want 0 to 16")
+	}
+	if o.gateways > 0 && o.scenario != "logins" {
+		return nil, errors.New("-gateways runs the logins scenario only")
+	}
+	if strings.HasPrefix(o.db, "postgres") && o.gateways == 0 {
+		return nil, errors.New("-db postgres://...: run the gateway as processes (-gateways 1 or more)")
 	}
 	if o.scenario != "all" && o.scenario != "movil" && !slices.Contains(scenarios, o.scenario) {
 		return nil, fmt.Errorf("unknown scenario %q (want %s, movil or all)", o.scenario, strings.Join(scenarios, ", "))
@@ -162,7 +186,7 @@ func runScenario(ctx context.Context, name string, o *options, out io.Writer) er
 		n = max(n, o.targets)
 	}
 	t0 := time.Now()
-	h, err := start(ctx, setup{dbPath: o.db, citizens: n, plainServer: o.plainServer})
+	h, err := start(ctx, setup{dbPath: o.db, citizens: n, plainServer: o.plainServer, gateways: o.gateways})
 	if err != nil {
 		return err
 	}

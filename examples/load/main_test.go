@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/clave-go/clave/internal/servicetest"
 )
 
 // TestMain lets the test binary be the slow scenario's child process, as
@@ -19,6 +21,9 @@ func TestMain(m *testing.M) {
 	}
 	if os.Getenv(movilChildEnv) != "" {
 		os.Exit(movilChild(os.Stdin, os.Stdout))
+	}
+	if os.Getenv(clusterChildEnv) != "" {
+		os.Exit(clusterChild(os.Stdin, os.Stdout))
 	}
 	os.Exit(m.Run())
 }
@@ -41,6 +46,28 @@ func TestLoginsSmall(t *testing.T) {
 	assert.Empty(t, h.logs.snapshot(), "no warning or error logged")
 }
 
+// TestLoginsOnTwoProcesses runs the logins scenario on two gateway
+// processes sharing one PostgreSQL database, each request of a login going
+// to the other process than the one before: every login completes, so a
+// PIN requested on one process verified on the other every time.
+func TestLoginsOnTwoProcesses(t *testing.T) {
+	db := servicetest.PostgresURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	h, err := start(ctx, setup{citizens: 40, dbPath: db, gateways: 2})
+	require.NoError(t, err)
+	defer h.Close()
+	require.Len(t, h.backends, 2)
+	var out bytes.Buffer
+	res, err := scenarioLogins(ctx, &out, h, &options{clients: 10, logins: 30})
+	require.NoError(t, err)
+	t.Log("\n" + out.String())
+	assert.Equal(t, res.total, res.completed, "every login completes")
+	assert.Empty(t, res.errors)
+	assert.Contains(t, out.String(), "gateway in 2 processes")
+	assert.NotContains(t, out.String(), "clave:clave@", "the password is not printed")
+}
+
 // TestRunFlags runs the command as main does, at a small scale.
 func TestRunFlags(t *testing.T) {
 	var out bytes.Buffer
@@ -49,6 +76,8 @@ func TestRunFlags(t *testing.T) {
 	assert.Contains(t, out.String(), "completed 5/5 logins (100.0 %)")
 	assert.Error(t, run(context.Background(), []string{"-scenario", "nope", "-citizens", "1"}, &out))
 	assert.Error(t, run(context.Background(), []string{"-logins", "20", "-citizens", "10"}, &out), "more logins than citizens")
+	assert.Error(t, run(context.Background(), []string{"-scenario", "guess", "-gateways", "2"}, &out), "processes for logins only")
+	assert.Error(t, run(context.Background(), []string{"-db", "postgres://127.0.0.1:1/x"}, &out), "PostgreSQL needs processes")
 }
 
 // TestAttackScenariosSmall runs the guess, junk and slow scenarios at a
