@@ -30,6 +30,7 @@ import (
 
 	"github.com/clave-go/clave"
 	"github.com/clave-go/clave/gateway"
+	"github.com/clave-go/clave/internal/servicetest"
 	"github.com/clave-go/clave/saml"
 )
 
@@ -66,6 +67,25 @@ func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the gateway as a child process: skipped in -short mode")
 	}
+	killNineLosesNothingAcknowledged(t, filepath.Join(t.TempDir(), "gateway.db"))
+}
+
+// TestKillNineLosesNothingAcknowledgedOnPostgres is the kill test on
+// PostgreSQL, the database gateways share: what the server acknowledged
+// before the process died is there, and a gateway started again with the
+// same signing key and PIN secret carries on.
+func TestKillNineLosesNothingAcknowledgedOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the gateway as a child process: skipped in -short mode")
+	}
+	dbURL := servicetest.PostgresURL(t)
+	keyFile, certFile := writeSigningPair(t, t.TempDir(), "kill test gateway")
+	killNineLosesNothingAcknowledged(t, dbURL, "-key", keyFile, "-cert", certFile)
+}
+
+// killNineLosesNothingAcknowledged is the kill test on db, a SQLite file or
+// a PostgreSQL URL, with args added to the gateway's settings.
+func killNineLosesNothingAcknowledged(t *testing.T, db string, args ...string) {
 	dir := t.TempDir()
 	// The child is this test binary, which runs the gateway's main when
 	// asked to (see TestMain): the same code as the built command, without
@@ -94,13 +114,17 @@ func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
 
-	dbPath := filepath.Join(dir, "gateway.db")
 	addr := freeLoopbackAddr(t)
 	base := "http://" + addr
-	g := &child{t: t, bin: bin, args: []string{"-addr", addr, "-db", dbPath, "-sp-config", filepath.Join(dir, "sp.json"),
-		"-citizens", filepath.Join(dir, "citizens.json"), "-pin-secret", hex.EncodeToString(secret), "-personas=false"}}
+	g := &child{t: t, bin: bin, args: append([]string{"-addr", addr, "-sp-config", filepath.Join(dir, "sp.json"),
+		"-citizens", filepath.Join(dir, "citizens.json"), "-pin-secret", hex.EncodeToString(secret), "-personas=false"}, args...)}
+	if isPostgres(db) {
+		g.env = []string{"CLAVE_DB=" + db} // a URL with a password: not in the process list
+	} else {
+		g.args = append(g.args, "-db", db)
+	}
+	g.killAtEnd("gateway")
 	g.start()
-	defer g.kill()
 
 	certs := fetchCertificates(t, base)
 	cookieSecret := make([]byte, 32)
@@ -182,21 +206,21 @@ func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 	ackedC := acked.Load()
 	require.GreaterOrEqual(t, ackedC, int64(8))
 
-	// What is on disk: the failure counts answered before the kill.
-	db, err := gateway.OpenDB(ctx, dbPath)
+	// What the database holds: the failure counts answered before the kill.
+	sqlDB, err := gateway.OpenDB(ctx, db)
 	require.NoError(t, err)
 	failures := func(id string) int {
 		var n int
-		require.NoError(t, db.QueryRowContext(ctx, `SELECT failures FROM pin_citizens WHERE citizen = ?`, id).Scan(&n), id)
+		require.NoError(t, sqlDB.QueryRowContext(ctx, `SELECT failures FROM pin_citizens WHERE citizen = $1`, id).Scan(&n), id)
 		return n
 	}
 	assert.Equal(t, 10, failures(killA.id), "A's ten acknowledged failures")
 	fc := failures(killC.id)
 	assert.GreaterOrEqual(t, fc, int(ackedC), "C's acknowledged failures")
-	t.Logf("on disk after the kill: A %d failures, C %d (%d answered, %d sent)", failures(killA.id), fc, ackedC, min(sent.Load(), 20))
-	require.NoError(t, db.Close())
+	t.Logf("in the database after the kill: A %d failures, C %d (%d answered, %d sent)", failures(killA.id), fc, ackedC, min(sent.Load(), 20))
+	require.NoError(t, sqlDB.Close())
 
-	// Restart on the same file and port.
+	// Restart on the same database and port.
 	g.start()
 	for _, br := range []*killBrowser{a, b, c} {
 		br.http.CloseIdleConnections()
@@ -233,16 +257,18 @@ func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 type child struct {
 	t    *testing.T
 	bin  string
-	args []string
-	cmd  *exec.Cmd
-	out  bytes.Buffer
+	args []string // the first two are -addr and its value
+	// env are NAME=value settings added to the process's environment.
+	env []string
+	cmd *exec.Cmd
+	out bytes.Buffer
 }
 
 func (c *child) start() {
 	c.t.Helper()
 	c.out.Reset()
 	c.cmd = exec.Command(c.bin, c.args...)
-	c.cmd.Env = append(os.Environ(), "CLAVE_ADMIN_TOKEN=", childEnv+"=1")
+	c.cmd.Env = append(append(os.Environ(), c.env...), "CLAVE_ADMIN_TOKEN=", childEnv+"=1")
 	c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.out
 	require.NoError(c.t, c.cmd.Start())
 	base := "http://" + c.args[1]
