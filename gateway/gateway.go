@@ -184,7 +184,7 @@ type Gateway struct {
 	pinMethod *pin.Method
 	mobile    *mobile.Service
 	movil     *mobile.Method
-	pushes    *mobile.PushBox
+	pushes    pushBox
 	appAPI    *mobile.API
 	// permanente holds the Cl@ve Permanente accounts, for its login pages,
 	// its account pages and the app API.
@@ -381,7 +381,7 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 			return nil, err
 		}
 	}
-	if err := g.initMobile(cfg); err != nil {
+	if err := g.initMobile(ctx, cfg); err != nil {
 		return nil, err
 	}
 	g.pinMethod = pin.NewMethod(g.pins, citizenLookup{g.citizens}, g.notifier, g.log).WithLimits(cfg.PINLimits).WithDevices(g.mobile)

@@ -19,14 +19,26 @@ import (
 // app's API, the app's push channel and the test credentials the app can
 // activate with. The gateway's notifier becomes a tee: app messages go to
 // the push channel, which the app reads, and to the configured notifier.
-func (g *Gateway) initMobile(cfg Config) error {
+func (g *Gateway) initMobile(ctx context.Context, cfg Config) error {
 	cas, err := newCredentialAuthorities(cfg.Now())
 	if err != nil {
 		return err
 	}
 	g.cas = cas
-	g.pushes = mobile.NewPushBox(cfg.Now)
-	g.pushes.Signals = g.mobile.Signals() // a PIN for the app wakes its long-poll
+	// A PIN for the app wakes its long-poll, through the signals.
+	if cfg.DB != nil {
+		// Processes sharing the database share the app's messages too.
+		box, err := mobile.NewSQLPushBox(ctx, cfg.DB, mobileSecret(cfg), cfg.Now)
+		if err != nil {
+			return err
+		}
+		box.Signals = g.mobile.Signals()
+		g.pushes = box
+	} else {
+		box := mobile.NewPushBox(cfg.Now)
+		box.Signals = g.mobile.Signals()
+		g.pushes = box
+	}
 	g.notifier = appTee{app: g.pushes, rest: g.notifier, after: g.personaPhone}
 	g.movil = mobile.NewMethod(g.mobile, cfg.MobileLimits, g.log)
 	g.appAPI, err = mobile.NewAPI(mobile.APIConfig{
@@ -43,6 +55,21 @@ func (g *Gateway) initMobile(cfg Config) error {
 		Permanente:       g.permanente,
 	})
 	return err
+}
+
+// pushBox is the app's push channel: messages in, the app's inbox out.
+type pushBox interface {
+	method.Notifier
+	mobile.AppInbox
+}
+
+// mobileSecret is the secret Cl@ve Móvil keys its codes with, which also
+// keys the app's stored messages.
+func mobileSecret(cfg Config) []byte {
+	if cfg.Mobile.Secret != nil {
+		return cfg.Mobile.Secret
+	}
+	return cfg.PINSecret
 }
 
 // appTee delivers app messages to the app's push channel as well as to the

@@ -107,3 +107,36 @@ func TestOpenDBChoosesTheEngine(t *testing.T) {
 	require.NoError(t, db.Ping())
 	db.Close()
 }
+
+// A Cl@ve PIN sent to the citizen's app by one gateway process is read by
+// the app through another: the app's messages live in the database too.
+func TestAppMessagesSharedOnPostgres(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := servicetest.PostgresURL(t)
+	open := func() *sql.DB {
+		db, err := gateway.OpenDB(ctx, url)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = db.Close() })
+		return db
+	}
+	first, second := open(), open()
+	w := newSlotWorld(t, func(c *gateway.Config) { c.DB = first }, nil)
+	require.NoError(t, w.gw.PutCitizen(ctx, citizen(t, maria, mariaValid, "MARIA", "GARCIA", "LOPEZ", mariaPhone, "advanced")))
+	p := w.phoneBySMS(maria, mariaValid, mariaPhone)
+	sms := len(w.gw.Inbox().Messages(gateway.ChannelSMS, mariaPhone))
+
+	s := w.start()
+	s.requestPIN(maria, mariaValid, "")
+	require.Equal(t, http.StatusOK, s.resp.StatusCode, s.page)
+	assert.Len(t, w.gw.Inbox().Messages(gateway.ChannelSMS, mariaPhone), sms, "the PIN went to the app, not by SMS")
+
+	w.swap(func(c *gateway.Config) { c.DB = second })
+	pins, err := p.PINs(ctx)
+	require.NoError(t, err)
+	require.Len(t, pins, 1, "the other process's PIN is in the app")
+	s.verify(pins[0].Code, "")
+	require.Equal(t, http.StatusOK, s.resp.StatusCode, s.page)
+	s.finish()
+	assert.Equal(t, "hola MARIA|12345678Z|substantial|AEAT|GARCIA LOPEZ", s.page)
+}

@@ -41,11 +41,13 @@ const maxAPIWait = 60 * time.Second
 const challengeInfo = "clave mobile v1 activation challenge"
 
 // AppInbox is the app's share of the gateway's push channel: the messages
-// sent to a citizen's app, such as Cl@ve PIN codes. [PushBox] implements it.
+// sent to a citizen's app, such as Cl@ve PIN codes. [PushBox] implements it
+// in memory, [SQLPushBox] in a database several gateway processes share.
 type AppInbox interface {
 	// AppMessages returns copies of the unexpired messages of citizen
-	// (a normalised DNI or NIE), newest first.
-	AppMessages(citizen string) []method.Message
+	// (a normalised DNI or NIE), newest first. An error is the storage's,
+	// and the app is answered 503.
+	AppMessages(ctx context.Context, citizen string) ([]method.Message, error)
 }
 
 // APILimits bound what one client, and the calls about one citizen, can do

@@ -261,7 +261,11 @@ func (a *API) pins(w http.ResponseWriter, r *http.Request, dev Device, _ []byte)
 	out := []wirePIN{}
 	if a.inbox != nil {
 		now := a.now()
-		msgs := a.inbox.AppMessages(dev.Citizen)
+		msgs, err := a.inbox.AppMessages(r.Context(), dev.Citizen)
+		if err != nil {
+			a.fail(w, r, a.refusal(r.Context(), "pins", err))
+			return
+		}
 		slices.SortStableFunc(msgs, func(x, y method.Message) int { return y.SentAt.Compare(x.SentAt) })
 		for _, m := range msgs {
 			if m.Channel != method.App || m.To != dev.Citizen || m.Code == "" || m.ExpiresAt.IsZero() || !now.Before(m.ExpiresAt) {

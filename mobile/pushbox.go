@@ -32,8 +32,9 @@ var ErrWrongChannel = errors.New("mobile: push box takes app messages only")
 // forgetting the oldest, and drops messages past their ExpiresAt. It is safe
 // for concurrent use.
 //
-// Memory is the right place for what it holds: codes of a few minutes,
-// which a restart may lose at the cost of asking for another.
+// Memory is the right place for what it holds in one process: codes of a
+// few minutes, which a restart may lose at the cost of asking for another.
+// Gateway processes sharing a database share an [SQLPushBox] instead.
 type PushBox struct {
 	// Signals, if set, is told [CitizenTopic] of the citizen after each
 	// message, so that the citizen's app, waiting on GET /app/v1/requests,
@@ -66,14 +67,8 @@ func NewPushBox(now func() time.Time) *PushBox {
 // returns [ErrWrongChannel] for a message that is not for the app and
 // [ErrBadCitizen] for another To. A message already expired is dropped.
 func (p *PushBox) Send(ctx context.Context, m method.Message) error {
-	if m.Channel != method.App {
-		return ErrWrongChannel
-	}
-	if id, err := parseCitizen(m.To); err != nil || id != m.To {
-		return ErrBadCitizen
-	}
-	if len(m.Text) > maxPushText || len(m.Code) > maxPushCode {
-		return fmt.Errorf("mobile: push message over %d bytes of text or %d of code", maxPushText, maxPushCode)
+	if err := checkPush(m); err != nil {
+		return err
 	}
 	now := p.now()
 	if !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt) {
@@ -105,30 +100,45 @@ func (p *PushBox) Send(ctx context.Context, m method.Message) error {
 	return nil
 }
 
+// checkPush applies the rules every push box's Send has: app messages
+// only, to a normalised citizen, of bounded size.
+func checkPush(m method.Message) error {
+	if m.Channel != method.App {
+		return ErrWrongChannel
+	}
+	if id, err := parseCitizen(m.To); err != nil || id != m.To {
+		return ErrBadCitizen
+	}
+	if len(m.Text) > maxPushText || len(m.Code) > maxPushCode {
+		return fmt.Errorf("mobile: push message over %d bytes of text or %d of code", maxPushText, maxPushCode)
+	}
+	return nil
+}
+
 // AppMessages implements [AppInbox]: copies of citizen's unexpired
-// messages, newest first.
-func (p *PushBox) AppMessages(citizen string) []method.Message {
+// messages, newest first. It never fails.
+func (p *PushBox) AppMessages(_ context.Context, citizen string) ([]method.Message, error) {
 	id, err := parseCitizen(citizen)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	now := p.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	e, ok := p.boxes[id]
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	b := e.Value.(*pushBox)
 	b.msgs = b.dropExpired(now)
 	if len(b.msgs) == 0 {
 		p.order.Remove(e)
 		delete(p.boxes, id)
-		return nil
+		return nil, nil
 	}
 	out := slices.Clone(b.msgs)
 	slices.Reverse(out)
-	return out
+	return out, nil
 }
 
 // dropExpired returns b's messages without those expired at now.
