@@ -24,13 +24,7 @@ import (
 func TestGatewayOnPostgres(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := servicetest.PostgresURL(t)
-	open := func() *sql.DB {
-		db, err := gateway.OpenDB(ctx, url)
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = db.Close() })
-		return db
-	}
+	open := sharedDatabase(t)
 	first, second := open(), open()
 
 	w := newSlotWorld(t, func(c *gateway.Config) { c.DB = first }, nil)
@@ -113,13 +107,7 @@ func TestOpenDBChoosesTheEngine(t *testing.T) {
 func TestAppMessagesSharedOnPostgres(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := servicetest.PostgresURL(t)
-	open := func() *sql.DB {
-		db, err := gateway.OpenDB(ctx, url)
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = db.Close() })
-		return db
-	}
+	open := sharedDatabase(t)
 	first, second := open(), open()
 	w := newSlotWorld(t, func(c *gateway.Config) { c.DB = first }, nil)
 	require.NoError(t, w.gw.PutCitizen(ctx, citizen(t, maria, mariaValid, "MARIA", "GARCIA", "LOPEZ", mariaPhone, "advanced")))
@@ -139,4 +127,16 @@ func TestAppMessagesSharedOnPostgres(t *testing.T) {
 	require.Equal(t, http.StatusOK, s.resp.StatusCode, s.page)
 	s.finish()
 	assert.Equal(t, "hola MARIA|12345678Z|substantial|AEAT|GARCIA LOPEZ", s.page)
+}
+
+// sharedDatabase makes a PostgreSQL database for the test and returns how
+// to open it again, as each gateway process does with a pool of its own.
+func sharedDatabase(t *testing.T) func() *sql.DB {
+	url := servicetest.PostgresURL(t)
+	return func() *sql.DB {
+		db, err := gateway.OpenDB(context.Background(), url)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = db.Close() })
+		return db
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/clave-go/clave/internal/servicetest"
@@ -30,33 +29,4 @@ func openPostgres(t *testing.T) *permanente.SQLStore {
 func TestStoresPostgres(t *testing.T) {
 	t.Parallel()
 	permanentetest.RunStoreTests(t, func(t *testing.T) permanente.Store { return openPostgres(t) })
-}
-
-// TestPersistencePostgres: accounts outlive the connection pool that wrote
-// them, with the same Secret, and migrating again is harmless.
-func TestPersistencePostgres(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	url := servicetest.PostgresURL(t)
-	open := func() (*permanente.SQLStore, func()) {
-		db, err := postgres.Open(ctx, url)
-		require.NoError(t, err)
-		st, err := permanente.NewSQLStore(ctx, db)
-		require.NoError(t, err)
-		return st, func() { require.NoError(t, db.Close()) }
-	}
-
-	st, closeDB := open()
-	e := newEnv(t, st)
-	code := e.activate(t, citizen, goodPassword)
-	closeDB()
-
-	st, closeDB = open()
-	defer closeDB()
-	e = newEnv(t, st)
-	res, err := e.svc.Login(ctx, citizen, goodPassword)
-	require.NoError(t, err)
-	assert.Equal(t, citizen, res.Citizen)
-	_, err = e.svc.StartReset(ctx, citizen, code.Grouped())
-	assert.NoError(t, err, "the activation code still verifies after a restart")
 }

@@ -2,12 +2,15 @@ package permanente_test
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clave-go/clave/internal/servicetest"
+	"github.com/clave-go/clave/internal/store/postgres"
 	"github.com/clave-go/clave/internal/store/sqlite"
 	"github.com/clave-go/clave/permanente"
 	"github.com/clave-go/clave/permanente/permanentetest"
@@ -22,18 +25,29 @@ func TestStores(t *testing.T) {
 	}
 }
 
-// TestPersistence: accounts outlive the process that wrote them, with the
-// same Secret, and migrating again is harmless.
+// TestPersistence: accounts outlive the process (or connection pool) that
+// wrote them, with the same Secret, and migrating again is harmless, on
+// either engine.
 func TestPersistence(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "permanente.db")
+	t.Run("sqlite", func(t *testing.T) {
+		checkPersistence(t, func(ctx context.Context) (*sql.DB, error) { return sqlite.Open(ctx, path) })
+	})
+	t.Run("postgres", func(t *testing.T) {
+		url := servicetest.PostgresURL(t)
+		checkPersistence(t, func(ctx context.Context) (*sql.DB, error) { return postgres.Open(ctx, url) })
+	})
+}
+
+func checkPersistence(t *testing.T, openDB func(context.Context) (*sql.DB, error)) {
+	ctx := context.Background()
 	open := func() (*permanente.SQLStore, func()) {
-		db, err := sqlite.Open(ctx, path)
+		db, err := openDB(ctx)
 		require.NoError(t, err)
 		st, err := permanente.NewSQLStore(ctx, db)
 		require.NoError(t, err)
-		return st, func() { db.Close() }
+		return st, func() { require.NoError(t, db.Close()) }
 	}
 
 	st, closeDB := open()

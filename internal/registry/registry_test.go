@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -13,6 +14,8 @@ import (
 	"github.com/clave-go/clave/internal/dni"
 	"github.com/clave-go/clave/internal/registry"
 	"github.com/clave-go/clave/internal/registry/registrytest"
+	"github.com/clave-go/clave/internal/servicetest"
+	"github.com/clave-go/clave/internal/store/postgres"
 	"github.com/clave-go/clave/internal/store/sqlite"
 )
 
@@ -63,10 +66,22 @@ func testCitizen(n int) registry.Citizen {
 	}
 }
 
+// TestSQLStoreDurable: citizens outlive the process (or connection pool)
+// that wrote them, and migrating again is harmless, on either engine.
 func TestSQLStoreDurable(t *testing.T) {
-	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "registry.db")
-	db, err := sqlite.Open(ctx, path)
+	t.Run("sqlite", func(t *testing.T) {
+		checkDurable(t, func(ctx context.Context) (*sql.DB, error) { return sqlite.Open(ctx, path) })
+	})
+	t.Run("postgres", func(t *testing.T) {
+		url := servicetest.PostgresURL(t)
+		checkDurable(t, func(ctx context.Context) (*sql.DB, error) { return postgres.Open(ctx, url) })
+	})
+}
+
+func checkDurable(t *testing.T, openDB func(context.Context) (*sql.DB, error)) {
+	ctx := t.Context()
+	db, err := openDB(ctx)
 	require.NoError(t, err)
 	s, err := registry.NewSQLStore(ctx, db)
 	require.NoError(t, err)
@@ -78,7 +93,7 @@ func TestSQLStoreDurable(t *testing.T) {
 	require.Len(t, want, len(seed))
 	require.NoError(t, db.Close())
 
-	db, err = sqlite.Open(ctx, path)
+	db, err = openDB(ctx)
 	require.NoError(t, err)
 	defer db.Close()
 	s, err = registry.NewSQLStore(ctx, db) // migrations already applied: a no-op

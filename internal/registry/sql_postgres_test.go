@@ -1,13 +1,10 @@
 package registry_test
 
 import (
-	"context"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/clave-go/clave/internal/dni"
 	"github.com/clave-go/clave/internal/registry"
 	"github.com/clave-go/clave/internal/registry/registrytest"
 	"github.com/clave-go/clave/internal/servicetest"
@@ -27,30 +24,4 @@ func TestSQLStoreConformancePostgres(t *testing.T) {
 		require.NoError(t, err)
 		return s
 	})
-}
-
-func TestSQLStoreDurablePostgres(t *testing.T) {
-	ctx := context.Background()
-	url := servicetest.PostgresURL(t)
-	db, err := postgres.Open(ctx, url)
-	require.NoError(t, err)
-	s, err := registry.NewSQLStore(ctx, db)
-	require.NoError(t, err)
-	seed := loadTestSeed(t)
-	require.NoError(t, registry.SeedStore(ctx, s, seed))
-	require.NoError(t, s.SetStatus(ctx, dni.MustParse(seed[0].ID), registry.StatusGaveUp))
-	want, err := s.List(ctx)
-	require.NoError(t, err)
-	require.Len(t, want, len(seed))
-	require.NoError(t, db.Close())
-
-	db, err = postgres.Open(ctx, url)
-	require.NoError(t, err)
-	defer db.Close()
-	s, err = registry.NewSQLStore(ctx, db) // migrations already applied: a no-op
-	require.NoError(t, err)
-	got, err := s.List(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, want, got)
-	assert.Equal(t, registry.StatusGaveUp, got[0].Status)
 }
