@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -453,4 +455,59 @@ func TestHTTPAcceptanceRule(t *testing.T) {
 			assert.Equal(t, tc.want, out.Accepted, out.Detail)
 		})
 	}
+}
+
+// stoppingTarget is target until stopAfter logins, then a service that
+// nothing answers for any more.
+type stoppingTarget struct {
+	conformance.Target
+	logins, stopAfter int
+}
+
+func (s *stoppingTarget) Login(ctx context.Context) (*conformance.Login, error) {
+	if s.logins++; s.logins > s.stopAfter {
+		return nil, fmt.Errorf("conformance: opening the page: %w",
+			&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})
+	}
+	return s.Target.Login(ctx)
+}
+
+func (s *stoppingTarget) String() string { return "http://sede.test/perfil" }
+
+// A service that stops answering stops the run: the cases before are
+// reported, the one that met the closed door is not, and the error says so.
+func TestRunStopsWhenTheServiceStops(t *testing.T) {
+	t.Parallel()
+	k := sharedKit(t)
+	target := &stoppingTarget{Target: sdkTarget(t, k, nil), stopAfter: 3}
+	rep, err := k.Run(t.Context(), target)
+	var ue *conformance.UnreachableError
+	require.ErrorAs(t, err, &ue)
+	assert.Equal(t, 3, ue.Done)
+	assert.ErrorIs(t, err, syscall.ECONNREFUSED)
+	assert.Equal(t, "the service at http://sede.test/perfil stopped answering after 3 cases: "+
+		"dial tcp: connection refused; start it, then run the kit again", err.Error())
+	require.NotNil(t, rep)
+	assert.Len(t, rep.Cases, 3)
+	assert.Equal(t, 4, target.logins, "no login after the first refused connection")
+}
+
+// Check tells a service that is down from one that answers, whatever it
+// answers.
+func TestHTTPTargetCheck(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(srv.Close)
+	assert.NoError(t, conformance.HTTPTarget{StartURL: srv.URL + "/perfil"}.Check(t.Context()))
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	down := "http://" + ln.Addr().String() + "/perfil"
+	require.NoError(t, ln.Close())
+	err = conformance.HTTPTarget{StartURL: down}.Check(t.Context())
+	var ue *conformance.UnreachableError
+	require.ErrorAs(t, err, &ue)
+	assert.Zero(t, ue.Done)
+	assert.Contains(t, err.Error(), "the service at "+down+" does not answer: dial tcp "+ln.Addr().String())
+	assert.Contains(t, err.Error(), "connection refused; start it, then run the kit again")
 }

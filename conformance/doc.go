@@ -20,7 +20,10 @@
 //
 // Against a running service, use the command in examples/conformance, which
 // keeps its keys in a directory (KitConfig.KeyDir) so the service is
-// configured once, and writes JSON and HTML reports.
+// configured once, and writes JSON and HTML reports. A service that does not
+// answer is one *UnreachableError, not a run of failed cases: from
+// HTTPTarget.Check before the run, or from Kit.Run (and Test) at the first
+// case that cannot reach it.
 //
 // Services built on package clave pass every case; the kit exists so that
 // services built on anything else can show they do too.

@@ -60,6 +60,29 @@ func (t HTTPTarget) client() (*http.Client, error) {
 	return &http.Client{Jar: jar, Timeout: 30 * time.Second}, nil
 }
 
+// Check opens StartURL once, as Login does first, and returns an
+// *UnreachableError when the service does not answer within ctx (whatever it
+// answers, even an error status, shows it runs). Give ctx a short deadline
+// and call Check before Kit.Run, so that a service that is not started or
+// not listening is one clear error instead of a run of failed cases.
+func (t HTTPTarget) Check(ctx context.Context) error {
+	if t.StartURL == "" {
+		return errors.New("conformance: HTTPTarget needs StartURL")
+	}
+	c, err := t.client()
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.StartURL, nil)
+	if err != nil {
+		return fmt.Errorf("conformance: %w", err)
+	}
+	if _, _, err := do(c, req); err != nil {
+		return &UnreachableError{Target: t.String(), Err: err}
+	}
+	return nil
+}
+
 // Login implements Target.
 func (t HTTPTarget) Login(ctx context.Context) (*Login, error) {
 	if t.StartURL == "" {

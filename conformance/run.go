@@ -3,7 +3,10 @@ package conformance
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"time"
 
 	"github.com/clave-go/clave/internal/faults"
@@ -50,17 +53,76 @@ type Result struct {
 // OK reports whether no case failed.
 func (r *Report) OK() bool { return r.Failed == 0 }
 
+// UnreachableError reports a service that does not answer: nothing listens
+// at its address (it is not started, or it stopped during the run), or, for
+// HTTPTarget.Check, it did not answer in time. Every case would fail the same
+// way and prove nothing, so the run stops at the first one.
+type UnreachableError struct {
+	// Target names the service, as reports do.
+	Target string
+	// Done is how many cases were run (skipped ones included) before the
+	// service stopped answering; 0 when it never answered.
+	Done int
+	// Err is the connection's error.
+	Err error
+}
+
+// Error implements error.
+func (e *UnreachableError) Error() string {
+	// The connection's error alone ("dial tcp 127.0.0.1:8080: connect:
+	// connection refused") says it: the URL is already in the sentence.
+	cause := e.Err
+	var op *net.OpError
+	var ue *url.Error
+	if errors.As(cause, &op) {
+		cause = op
+	} else if errors.As(cause, &ue) {
+		cause = ue.Err
+	}
+	what := "does not answer"
+	if e.Done > 0 {
+		what = fmt.Sprintf("stopped answering after %d cases", e.Done)
+	}
+	return fmt.Sprintf("the service at %s %s: %v; start it, then run the kit again", e.Target, what, cause)
+}
+
+// Unwrap returns Err.
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// unreachable returns err as an *UnreachableError when it says that nothing
+// answers at the service's address: one already made by the target, or a
+// failure to connect. Other errors (a connection reset while posting a huge
+// response, say) belong to one case, since a service may well drop those.
+func unreachable(target string, err error) *UnreachableError {
+	var ue *UnreachableError
+	if errors.As(err, &ue) {
+		return ue
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return &UnreachableError{Target: target, Err: err}
+	}
+	return nil
+}
+
 // Run plays every selected case against t, one after another, each on a fresh
 // login. A case passes iff the service did what Expect says; a login or a
 // delivery that fails makes the case fail (it proves nothing either way).
-// Run returns an error only when ctx ends, with the cases run so far.
+// Run returns an error, with the cases judged so far, when ctx ends or when
+// the service does not answer (an *UnreachableError: the case that met it is
+// not in the report).
 func (k *Kit) Run(ctx context.Context, t Target) (*Report, error) {
 	rep := &Report{Started: k.now(), Target: targetName(t), Issuer: k.issuer}
 	for _, c := range k.cases {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
-		rep.add(k.runCase(ctx, c, t))
+		res, err := k.runCase(ctx, c, t)
+		if err != nil {
+			err.Done = len(rep.Cases)
+			return rep, err
+		}
+		rep.add(res)
 	}
 	return rep, nil
 }
@@ -85,14 +147,23 @@ func targetName(t Target) string {
 }
 
 // runCase plays one case. Everything it uses is made here, so no state passes
-// from one case to the next.
-func (k *Kit) runCase(ctx context.Context, c faults.Case, t Target) Result {
+// from one case to the next. It returns an error only when the service does
+// not answer, and then no Result.
+func (k *Kit) runCase(ctx context.Context, c faults.Case, t Target) (Result, *UnreachableError) {
 	start := time.Now()
 	res := Result{CaseInfo: caseInfo(c)}
-	finish := func(format string, args ...any) Result {
+	finish := func(format string, args ...any) (Result, *UnreachableError) {
 		res.Detail = fmt.Sprintf(format, args...)
 		res.Duration = time.Since(start)
-		return res
+		return res, nil
+	}
+	// failed is finish for the target's errors: a service that does not
+	// answer stops the run instead.
+	failed := func(err error, format string) (Result, *UnreachableError) {
+		if ue := unreachable(targetName(t), err); ue != nil {
+			return Result{}, ue
+		}
+		return finish(format, err)
 	}
 	if c.NeedsEncryption && k.enc == nil {
 		res.Skipped = true
@@ -100,7 +171,7 @@ func (k *Kit) runCase(ctx context.Context, c faults.Case, t Target) Result {
 	}
 	login, err := t.Login(ctx)
 	if err != nil {
-		return finish("could not start a login: %v", err)
+		return failed(err, "could not start a login: %v")
 	}
 	if login == nil || login.Post == nil {
 		return finish("could not start a login: the target returned no Post")
@@ -124,7 +195,7 @@ func (k *Kit) runCase(ctx context.Context, c faults.Case, t Target) Result {
 	if d.Replay {
 		first, err := login.Post(ctx, field, relay)
 		if err != nil {
-			return finish("could not deliver the first response: %v", err)
+			return failed(err, "could not deliver the first response: %v")
 		}
 		if !first.Accepted {
 			res.Err = first.Err
@@ -133,7 +204,7 @@ func (k *Kit) runCase(ctx context.Context, c faults.Case, t Target) Result {
 	}
 	out, err := login.Post(ctx, field, relay)
 	if err != nil {
-		return finish("could not deliver the response: %v", err)
+		return failed(err, "could not deliver the response: %v")
 	}
 	res.Got, res.Err = Refuse, out.Err
 	if out.Accepted {
@@ -149,7 +220,7 @@ func (k *Kit) runCase(ctx context.Context, c faults.Case, t Target) Result {
 		res.Detail = "refused a response it must accept: " + out.Detail
 	}
 	res.Duration = time.Since(start)
-	return res
+	return res, nil
 }
 
 // base is the valid answer a correct gateway would give to login, shaped like

@@ -8,7 +8,10 @@
 //
 // Configure the service once with the certificates it prints (or, with -addr,
 // let it fetch the kit's certificates document) and the pre-production
-// gateway Issuer. The exit status is 1 when any case fails, 2 on usage errors.
+// gateway Issuer. The exit status is 0 when every case passed (or -h asked
+// for help), 1 when any case failed, and 2 when the kit could not run: a
+// usage error, or a service that does not answer (checked before the first
+// case, and the run stops at the first case it stops answering).
 package main
 
 import (
@@ -25,6 +28,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/clave-go/clave"
 	"github.com/clave-go/clave/conformance"
@@ -33,16 +37,31 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	ok, err := run(ctx, os.Args[1:], os.Stdout)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "conformance:", err)
-		os.Exit(2)
-	}
-	if !ok {
-		os.Exit(1)
-	}
+	code := exitCode(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
+
+// exitCode runs the command and returns its exit status (see the package
+// doc): main's logic, minus the process.
+func exitCode(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	ok, err := run(ctx, args, stdout)
+	switch {
+	case errors.Is(err, flag.ErrHelp): // the usage is printed: what was asked
+		return 0
+	case err != nil:
+		fmt.Fprintln(stderr, "conformance:", err)
+		return 2
+	case !ok:
+		return 1
+	}
+	return 0
+}
+
+// checkTimeout bounds the first request to the service, made before any case
+// to tell "the service is not running" apart from failed cases: a service
+// that is up answers its login page in well under a second.
+const checkTimeout = 5 * time.Second
 
 type options struct {
 	sp, keys, jsonOut, htmlOut, cases, addr, issuer, encCert string
@@ -99,7 +118,14 @@ func run(ctx context.Context, args []string, out io.Writer) (bool, error) {
 		fmt.Fprintf(out, "certificates document: %s\n", url)
 	}
 
-	rep, err := k.Run(ctx, conformance.HTTPTarget{StartURL: o.sp})
+	target := conformance.HTTPTarget{StartURL: o.sp}
+	check, cancel := context.WithTimeout(ctx, checkTimeout)
+	err = target.Check(check)
+	cancel()
+	if err != nil {
+		return false, err
+	}
+	rep, err := k.Run(ctx, target)
 	if err != nil {
 		return false, err
 	}

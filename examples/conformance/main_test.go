@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -49,6 +50,14 @@ func selfSigned(t *testing.T, commonName string) (*rsa.PrivateKey, *x509.Certifi
 // for -enc-cert.
 func newAgency(t *testing.T, keyDir string, acs http.Handler) *httptest.Server {
 	t.Helper()
+	return newWrappedAgency(t, keyDir, acs, nil)
+}
+
+// newWrappedAgency is newAgency with every request going through wrap first,
+// when set; wrap is given the server.
+func newWrappedAgency(t *testing.T, keyDir string, acs http.Handler,
+	wrap func(*httptest.Server, http.Handler) http.Handler) *httptest.Server {
+	t.Helper()
 	certs, err := os.ReadFile(filepath.Join(keyDir, conformance.TrustedCertificatesFile))
 	require.NoError(t, err)
 	trusted, err := parseCertificates(certs)
@@ -57,7 +66,11 @@ func newAgency(t *testing.T, keyDir string, acs http.Handler) *httptest.Server {
 	require.NoError(t, os.WriteFile(filepath.Join(keyDir, "agency.pem"),
 		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: spCert.Raw}), 0o644))
 	mux := http.NewServeMux()
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewUnstartedServer(mux)
+	if wrap != nil {
+		srv.Config.Handler = wrap(srv, mux)
+	}
+	srv.Start()
 	t.Cleanup(srv.Close)
 	c, err := clave.New(clave.Config{
 		GatewayCertificates: saml.StaticCertificates(trusted),
@@ -147,4 +160,67 @@ func TestCertificatesHandler(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, f.Refresh(t.Context()))
 	assert.Equal(t, k.TrustedCertificates(), f.Certificates())
+}
+
+func TestHelpExitsZero(t *testing.T) {
+	var out, errOut strings.Builder
+	assert.Equal(t, 0, exitCode(t.Context(), []string{"-h"}, &out, &errOut))
+	assert.Contains(t, out.String(), "-sp")
+	assert.Empty(t, errOut.String())
+
+	assert.Equal(t, 2, exitCode(t.Context(), []string{"-nope"}, io.Discard, io.Discard))
+	assert.Equal(t, 2, exitCode(t.Context(), nil, io.Discard, io.Discard), "-sp is required")
+}
+
+// downAddress is an address where nothing listens.
+func downAddress(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+// A service that is not running is one error, before any case.
+func TestServiceDown(t *testing.T) {
+	sp := "http://" + downAddress(t) + "/perfil"
+	var out, errOut strings.Builder
+	assert.Equal(t, 2, exitCode(t.Context(), []string{"-sp", sp, "-keys", t.TempDir()}, &out, &errOut))
+	assert.NotContains(t, out.String(), "FAIL")
+	assert.NotContains(t, out.String(), "cases")
+	msg := errOut.String()
+	assert.Equal(t, 1, strings.Count(msg, "\n"), msg)
+	assert.Contains(t, msg, "the service at "+sp+" does not answer: ")
+	assert.Contains(t, msg, "connection refused")
+	assert.Contains(t, msg, "start it, then run the kit again")
+}
+
+// A service that stops during the run stops the run at the first case that
+// cannot reach it, with one error saying how far it got.
+func TestServiceStopsMidRun(t *testing.T) {
+	dir := keyDir(t)
+	logins := 0 // the kit's requests come one after another
+	srv := newWrappedAgency(t, dir, nil, func(srv *httptest.Server, next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// The check is the first GET of /perfil, then one per case:
+			// the third case's login is the service's last answer. Its
+			// connection closes after it, and nothing listens any more.
+			if r.Method == http.MethodGet && r.URL.Path == "/perfil" {
+				if logins++; logins == 4 {
+					_ = srv.Listener.Close()
+					srv.Config.SetKeepAlivesEnabled(false)
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+
+	var out, errOut strings.Builder
+	code := exitCode(t.Context(), []string{"-sp", srv.URL + "/perfil", "-keys", dir, "-cases", "SIG"}, &out, &errOut)
+	assert.Equal(t, 2, code)
+	assert.NotContains(t, out.String(), "FAIL", "no case fails for the service being down")
+	msg := errOut.String()
+	assert.Equal(t, 1, strings.Count(msg, "\n"), msg)
+	assert.Contains(t, msg, "the service at "+srv.URL+"/perfil stopped answering after 2 cases: dial tcp ")
+	assert.Contains(t, msg, "start it, then run the kit again")
 }

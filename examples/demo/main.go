@@ -43,13 +43,21 @@ var citizensJSON []byte
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, log, nil); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return
-		}
+	code := exitCode(ctx, os.Args[1:], os.Stdout, log)
+	stop()
+	os.Exit(code)
+}
+
+// exitCode runs the demo and returns the process's exit status: 0 when it
+// ran until stopped, or when -h asked for the usage; 1 otherwise.
+func exitCode(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger) int {
+	err := run(ctx, args, stdout, log, nil)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	default:
 		log.Error("demo", "error", err)
-		os.Exit(1)
+		return 1
 	}
 }
 
@@ -64,6 +72,7 @@ type demo struct {
 // fails. When ready is not nil it receives the running demo.
 func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger, ready chan<- demo) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stdout)
 	gatewayAddr := fs.String("gateway-addr", "127.0.0.1:9000", "reference gateway listen address host:port")
 	agencyAddr := fs.String("agency-addr", "127.0.0.1:8080", "agency site listen address host:port")
 	if err := fs.Parse(args); err != nil {
@@ -101,6 +110,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger,
 	}
 	gw, err := gateway.New(ctx, gateway.Config{BaseURL: d.gatewayURL, SigningKey: gwKey, SigningCertificate: gwCert,
 		Personas: true, AdminToken: os.Getenv("CLAVE_ADMIN_TOKEN"), Logger: log,
+		PIN: demoPIN, PINLimits: demoPINLimits, MobileLimits: demoMobileLimits,
 		ServiceProviders: []gateway.ServiceProvider{{SPID: spid, Name: "Sede electrónica de pruebas",
 			Certificates: []*x509.Certificate{spCert}, ACSURLs: []string{acs}}},
 	})
@@ -128,35 +138,29 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger,
 		return err
 	}
 
-	fmt.Fprintf(stdout, `
-Cl@ve demo: a reference gateway and an agency site, both in this process; nothing leaves it.
-
-  1. Open %[1]s/ and follow "Entrar con Cl@ve".
-  2. At the gateway choose Cl@ve PIN.
-  3. Type DNI 12345678Z and validity date 01/01/2030; leave the request code empty.
-  4. Read the PIN in the SMS at %[2]s%[3]s and type it.
-  5. You are back at the agency as MARIA GARCIA LOPEZ.
-
-With Cl@ve Móvil instead, make this computer María's phone first, in another terminal
-(the SMS code is in the same inbox), then choose Cl@ve Móvil and answer on the "phone":
-
-  CLAVE_APP_PASSPHRASE=demo go run ./examples/app -gateway %[2]s -state /tmp/maria.json activate -citizen 12345678Z -contrast 01/01/2030
-  CLAVE_APP_PASSPHRASE=demo go run ./examples/app -state /tmp/maria.json pending -wait 60s   (after "Acceder sin QR")
-  CLAVE_APP_PASSPHRASE=demo go run ./examples/app -state /tmp/maria.json confirm <id>
-
-Other demo citizens: README.md, "Reference gateway". Ctrl+C stops the demo.
-
-`, d.agencyURL, d.gatewayURL, inboxPath)
+	if err := greet(ctx, stdout, d, citizens); err != nil {
+		return err
+	}
 	if ready != nil {
 		ready <- d
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, 2)
-	go func() { errs <- serve(ctx, gln, gwMux) }()
-	go func() { errs <- serve(ctx, aln, site(client)) }()
-	first := <-errs
-	cancel() // one server stopping stops the other
-	return errors.Join(first, <-errs)
+	// The gateway and every site of the demo (another is one more entry,
+	// with its own listener and service registered at the gateway).
+	servers := []struct {
+		ln net.Listener
+		h  http.Handler
+	}{{gln, gwMux}, {aln, site(client)}}
+	errs := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() { errs <- serve(ctx, s.ln, s.h) }()
+	}
+	all := []error{<-errs}
+	cancel() // one server stopping stops the others
+	for range len(servers) - 1 {
+		all = append(all, <-errs)
+	}
+	return errors.Join(all...)
 }

@@ -104,17 +104,59 @@ func startDemo(t *testing.T) (demo, *bytes.Buffer) {
 
 func TestDemoPINLogin(t *testing.T) {
 	d, out := startDemo(t)
-	assert.Contains(t, out.String(), d.agencyURL+"/")
-	assert.Contains(t, out.String(), d.gatewayURL+"/demo/inbox")
-	assert.Contains(t, out.String(), "12345678Z")
+	greeting := out.String()
+	assert.Contains(t, greeting, d.agencyURL+"/")
+	assert.Contains(t, greeting, d.gatewayURL+"/demo/inbox")
+	assert.Regexp(t, `12345678Z +MARIA GARCIA LOPEZ +validity date 01/01/2030 +\+34600000001`, greeting)
+	assert.Regexp(t, `X1234567L +ANNA SCHMIDT +support number E12345678`, greeting)
+	assert.Regexp(t, `23456789D +JOSE MARTINEZ SANCHEZ +permanent DNI: issue date 14/03/2016`, greeting)
+	for _, p := range gateway.Personas() {
+		assert.Regexp(t, regexp.QuoteMeta(p.ID)+" +"+regexp.QuoteMeta(p.Name)+" +.* "+regexp.QuoteMeta(p.Outcome), greeting)
+	}
+	assert.Regexp(t, `99999901H +ANA APRUEBA PRUEBA +validity date 01/01/2040`, greeting)
+	assert.Contains(t, greeting, "60 Cl@ve PINs per 10 minutes", "the demo's limits are told")
 
-	jar, err := cookiejar.New(nil)
-	require.NoError(t, err)
-	b := &browser{t: t, c: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
-
+	b := newBrowser(t)
 	b.get(d.agencyURL + "/")
 	require.Contains(t, b.page, "Entrar con Cl@ve")
-	b.get(b.resolve("/perfil"))
+	pinLogin(t, d, b)
+
+	// The demo inbox page shows the SMS.
+	sms, err := d.gateway.Inbox().Last(gateway.ChannelSMS, "+34600000001")
+	require.NoError(t, err)
+	inbox, err := http.Get(d.gatewayURL + "/demo/inbox")
+	require.NoError(t, err)
+	page, _ := io.ReadAll(inbox.Body)
+	inbox.Body.Close()
+	assert.Contains(t, string(page), html.EscapeString(sms.Text))
+
+	// The session holds on the home page.
+	b.get(d.agencyURL + "/")
+	assert.Contains(t, b.page, "MARIA")
+}
+
+// The documented citizen can log in again and again: on the real gateway's
+// limits (5 PINs per citizen per 10 minutes) the sixth login would be
+// refused.
+func TestDemoLogsInAgainAndAgain(t *testing.T) {
+	d, _ := startDemo(t)
+	for i := range 8 {
+		t.Logf("login %d", i+1)
+		pinLogin(t, d, newBrowser(t))
+	}
+}
+
+func newBrowser(t *testing.T) *browser {
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	return &browser{t: t, c: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+}
+
+// pinLogin logs b in at the demo agency as MARIA with Cl@ve PIN, as the demo
+// tells a person to.
+func pinLogin(t *testing.T, d demo, b *browser) {
+	t.Helper()
+	b.get(d.agencyURL + "/perfil")
 	require.Contains(t, b.page, `name="SAMLRequest"`)
 	b.submit(nil) // to the gateway's chooser
 	require.Equal(t, http.StatusOK, b.resp.StatusCode, b.page)
@@ -128,13 +170,6 @@ func TestDemoPINLogin(t *testing.T) {
 	sms, err := d.gateway.Inbox().Last(gateway.ChannelSMS, "+34600000001")
 	require.NoError(t, err, "the PIN went to MARIA's phone")
 
-	// The demo inbox page shows the same SMS.
-	inbox, err := http.Get(d.gatewayURL + "/demo/inbox")
-	require.NoError(t, err)
-	page, _ := io.ReadAll(inbox.Body)
-	inbox.Body.Close()
-	assert.Contains(t, string(page), html.EscapeString(sms.Text))
-
 	b.submit(url.Values{"pin": {sms.Code}})
 	require.Contains(t, b.page, `name="SAMLResponse"`, b.page)
 	b.submit(nil) // back to the agency's ACS, redirected to the profile
@@ -142,10 +177,14 @@ func TestDemoPINLogin(t *testing.T) {
 	assert.True(t, strings.HasPrefix(b.resp.Request.URL.String(), d.agencyURL+"/perfil"), b.resp.Request.URL.String())
 	assert.Contains(t, b.page, "Bienvenido/a, MARIA GARCIA LOPEZ")
 	assert.Contains(t, b.page, "12345678Z")
+}
 
-	// The session holds on the home page.
-	b.get(d.agencyURL + "/")
-	assert.Contains(t, b.page, "MARIA")
+func TestHelpExitsZero(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var out bytes.Buffer
+	assert.Equal(t, 0, exitCode(t.Context(), []string{"-h"}, &out, log))
+	assert.Contains(t, out.String(), "-gateway-addr")
+	assert.Equal(t, 1, exitCode(t.Context(), []string{"-nope"}, io.Discard, log))
 }
 
 func TestDemoFlags(t *testing.T) {
