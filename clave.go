@@ -36,7 +36,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"html/template"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"slices"
 	"time"
@@ -142,6 +144,27 @@ type Config struct {
 	// personal data; nil means slog.Default(), looked up at each event (as
 	// saml.CertificateFetcher does), so a default set after New is used.
 	Logger *slog.Logger
+
+	// FailureTemplate renders the page ACSHandler answers a failed login or
+	// logout with, in the service's own look; it is executed with a
+	// FailurePage, whose texts are already in the citizen's language. nil
+	// means a plain, accessible default page. The page is sent under a strict
+	// policy: no script, no form, no external resource but images of the
+	// service's own origin, and inline style only with nonce="{{.Nonce}}".
+	// A template that fails is logged and the default page sent instead.
+	FailureTemplate *template.Template
+	// ServiceURL is the service's address, where failure pages send the
+	// citizen back; default the origin of ACSURL ("https://sede.example/"),
+	// which is also the host name the login cookies belong to.
+	ServiceURL string
+	// DefaultLanguage is the language of the SDK's pages when neither
+	// Language nor Accept-Language names one of es, ca, ca-valencia, gl, eu
+	// or en; default "es".
+	DefaultLanguage string
+	// Language, if set, picks the language of the SDK's pages for a request
+	// (e.g. from the service's own language cookie); an answer other than
+	// one of the tags above falls back to Accept-Language.
+	Language func(r *http.Request) string
 
 	// The Client makes no HTTP call of its own, so there is no HTTPClient
 	// here: the certificate document is fetched by saml.CertificateFetcher

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html/template"
 	"log/slog"
 	"net/http"
 	"time"
@@ -174,14 +173,17 @@ func (c *Client) RequireLogin(next http.Handler) http.Handler {
 
 // ACSHandler serves the ACS URL: it validates responses, starts the session and
 // redirects to where the login began (or "/"); it also receives the gateway's
-// logout answers. Failures render a short page; a cancelled login says so.
+// logout answers. Failures are logged with their reason (see FailureReason),
+// the error they match and the request's Host, and answered with a page in
+// the citizen's language that says what happened and what to do next
+// (Config.FailureTemplate).
 func (c *Client) ACSHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			// The logout answer shares the endpoint.
 			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 			if err := r.ParseForm(); err != nil {
-				failPage(w, r, http.StatusBadRequest, "Petición no válida", "Invalid request")
+				c.fail(w, r, http.StatusBadRequest, FailureInvalidResponse, "unreadable form", nil, 0)
 				return
 			}
 			if r.PostForm.Get(saml.FieldLogoutResponse) != "" {
@@ -190,15 +192,13 @@ func (c *Client) ACSHandler() http.Handler {
 			}
 		}
 		id, p, err := c.HandleACS(w, r)
-		switch {
-		case errors.Is(err, saml.ErrUserCancelled):
-			failPage(w, r, http.StatusUnauthorized, "Ha cancelado el acceso con Cl@ve.", "You cancelled the Cl@ve login.")
-			return
-		case errors.Is(err, saml.ErrStatus):
-			failPage(w, r, http.StatusUnauthorized, "Cl@ve no ha podido identificarle.", "Cl@ve could not identify you.")
-			return
-		case err != nil:
-			failPage(w, r, http.StatusForbidden, "La respuesta de Cl@ve no es válida.", "The Cl@ve response is not valid.")
+		if err != nil {
+			status, reason, cause := failure(err)
+			var loa saml.LoA
+			if p != nil {
+				loa = p.LoA
+			}
+			c.fail(w, r, status, reason, cause, err, loa)
 			return
 		}
 		// A session this browser had before the login ends: its cookie is
@@ -207,8 +207,7 @@ func (c *Client) ACSHandler() http.Handler {
 			c.log().WarnContext(r.Context(), "clave: cannot delete the previous session", slog.Any("error", err))
 		}
 		if err := c.setSession(r.Context(), w, id); err != nil {
-			c.log().ErrorContext(r.Context(), "clave: cannot start a session", slog.Any("error", err))
-			failPage(w, r, http.StatusInternalServerError, "Error interno.", "Internal error.")
+			c.fail(w, r, http.StatusInternalServerError, FailureInternal, "session not started", err, 0)
 			return
 		}
 		c.log().InfoContext(r.Context(), "clave: login", "identity", id)
@@ -220,27 +219,11 @@ func (c *Client) ACSHandler() http.Handler {
 	})
 }
 
-var failTmpl = template.Must(template.New("fail").Parse(`<!DOCTYPE html>
-<html lang="es"><head><meta charset="utf-8"><title>Cl@ve</title></head>
-<body><h1>{{.ES}}</h1><p lang="en">{{.EN}}</p><p><a href="/">Volver / Back</a></p></body></html>
-`))
-
-// failPage answers a login or logout that did not end well. The page runs
-// nothing and posts nothing, and may follow a citizen's data: it is not
-// framed, sniffed, cached, nor does it send the ACS URL as Referer.
-func failPage(w http.ResponseWriter, r *http.Request, status int, es, en string) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	if r.TLS != nil {
-		h.Set("Strict-Transport-Security", "max-age=31536000")
-	}
-	w.WriteHeader(status)
-	_ = failTmpl.Execute(w, struct{ ES, EN string }{es, en})
+// fail logs a failed login or logout and answers it with the failure page;
+// loa is the level the login asked for, when known.
+func (c *Client) fail(w http.ResponseWriter, r *http.Request, status int, reason FailureReason, cause string, err error, loa saml.LoA) {
+	c.logFailure(r, status, reason, cause, err)
+	c.serveFailure(w, r, c.newFailurePage(r, status, reason, loa))
 }
 
 // pendingLogout is the state of a Cl@ve logout between request and answer.
@@ -312,8 +295,9 @@ func (c *Client) HandleLogoutResponse(w http.ResponseWriter, r *http.Request) er
 
 func (c *Client) serveLogoutResponse(w http.ResponseWriter, r *http.Request) {
 	if err := c.HandleLogoutResponse(w, r); err != nil {
-		c.log().WarnContext(r.Context(), "clave: logout response refused", "error", err)
-		failPage(w, r, http.StatusBadRequest, "No se ha podido confirmar el cierre de sesión en Cl@ve.", "Cl@ve did not confirm the logout.")
+		_, _, cause := failure(err)
+		c.logFailure(r, http.StatusBadRequest, FailureLogoutNotConfirmed, cause, err)
+		c.serveFailure(w, r, c.newFailurePage(r, http.StatusBadRequest, FailureLogoutNotConfirmed, 0))
 		return
 	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)

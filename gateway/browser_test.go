@@ -89,6 +89,10 @@ func startChrome(exe string) (context.Context, error) {
 			chromedp.Flag("disable-background-networking", true),
 			chromedp.Flag("disable-component-update", true),
 			chromedp.Flag("disable-sync", true),
+			// The citizen's browser is in English, whatever the machine's
+			// locale, so the pages that follow Accept-Language are the same
+			// everywhere.
+			chromedp.Flag("accept-lang", "en-US,en"),
 			chromedp.UserDataDir(filepath.Join(chrome.profile, "profile")),
 			chromedp.Env("TMPDIR="+chrome.profile),
 		)
@@ -217,7 +221,7 @@ func TestBrowserCancel(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("method-AEAT")),
 		chromedp.Click(chromedp.ID("cancel")),
 	))
-	waitBody(t, ctx, "cancelado")
+	waitBody(t, ctx, "You cancelled the Cl@ve login")
 	loc, err := chromedp.Run(ctx, chromedp.Location())
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(loc, w.agency.srv.URL), "back at the agency: %s", loc)
@@ -254,7 +258,7 @@ func TestBrowserNoJavaScript(t *testing.T) {
 	require.True(t, strings.HasPrefix(loc, w.gwSrv.URL), "the answer waits at the gateway for the person: %s", loc)
 
 	require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#saml-post button[type=submit]`))))
-	waitBody(t, ctx, "cancelado")
+	waitBody(t, ctx, "You cancelled the Cl@ve login")
 	loc, err = chromedp.Run(ctx, chromedp.Location())
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(loc, w.agency.srv.URL), "back at the agency: %s", loc)

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"os"
 	"time"
 )
 
@@ -90,4 +91,33 @@ func selfSigned(commonName string, validity time.Duration) (*rsa.PrivateKey, *x5
 func fingerprint(c *x509.Certificate) string {
 	sum := sha256.Sum256(c.Raw)
 	return hex.EncodeToString(sum[:])
+}
+
+// loadDecryptionKey reads an RSA private key in PEM, PKCS#8 ("PRIVATE KEY",
+// as openssl req -newkey writes it) or PKCS#1 ("RSA PRIVATE KEY").
+func loadDecryptionKey(file string) (*rsa.PrivateKey, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		var b *pem.Block
+		if b, data = pem.Decode(data); b == nil {
+			return nil, fmt.Errorf("%s: no PEM private key found", file)
+		}
+		switch b.Type {
+		case "RSA PRIVATE KEY":
+			return x509.ParsePKCS1PrivateKey(b.Bytes)
+		case "PRIVATE KEY":
+			k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+			if err != nil {
+				return nil, err
+			}
+			rk, ok := k.(*rsa.PrivateKey)
+			if !ok {
+				return nil, fmt.Errorf("%s: not an RSA key (encrypted assertions use RSA-OAEP)", file)
+			}
+			return rk, nil
+		}
+	}
 }

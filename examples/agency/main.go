@@ -14,6 +14,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
@@ -27,6 +28,7 @@ import (
 	"os/signal"
 	"strings"
 	"time"
+	_ "time/tzdata" // Europe/Madrid for the login time, on hosts without a zone database
 
 	"github.com/redis/go-redis/v9"
 
@@ -58,7 +60,7 @@ func main() {
 type options struct {
 	addr, env, gatewayURL, gatewayIssuer, gatewayCert, gatewayCertsURL  string
 	keyFile, certFile, providerName, acsURL, loa, disable, cookieSecret string
-	redisURL, redisPrefix                                               string
+	redisURL, redisPrefix, encKeyFile                                   string
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -72,6 +74,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.gatewayCertsURL, "gateway-certs-url", "", "URL of the gateway's certificates document (…/Proxy2/Certificates), refreshed hourly; default derived from the gateway URL when -gateway-cert is not given")
 	fs.StringVar(&o.keyFile, "key", "", "PEM private key registered for the SPID (default: an ephemeral key, for trying things out)")
 	fs.StringVar(&o.certFile, "cert", "", "PEM certificate of -key")
+	fs.StringVar(&o.encKeyFile, "enc-key", "", "PEM RSA private key opening encrypted assertions, when the gateway encrypts to a key other than -key's (default: -key's)")
 	fs.StringVar(&o.providerName, "provider-name", "S0000000E_E00000000;AgenciaDemo", `ProviderName "<SPID>;<ApplicationName>"`)
 	fs.StringVar(&o.acsURL, "acs-url", "", "absolute ACS URL registered with the gateway (default http://<addr>/clave/acs)")
 	fs.StringVar(&o.loa, "loa", "low", "minimum level of assurance: low, substantial or high")
@@ -86,7 +89,7 @@ func parseFlags(args []string) (*options, error) {
 }
 
 func buildConfig(o *options, log *slog.Logger) (clave.Config, *saml.CertificateFetcher, error) {
-	cfg := clave.Config{Logger: log}
+	cfg := clave.Config{Logger: log, FailureTemplate: failureTemplate, Language: languageOf}
 	switch o.env {
 	case "pre":
 		cfg.Environment = clave.Preproduction
@@ -142,6 +145,19 @@ func buildConfig(o *options, log *slog.Logger) (clave.Config, *saml.CertificateF
 		}
 		cfg.Key, cfg.Certificate = key, cert
 		log.Warn("no -key/-cert: using an ephemeral key; a real gateway will refuse it until its certificate is registered")
+	}
+
+	if o.encKeyFile != "" {
+		enc, err := loadDecryptionKey(o.encKeyFile)
+		if err != nil {
+			return cfg, nil, fmt.Errorf("-enc-key: %w", err)
+		}
+		// The signing key still opens what is encrypted to it, so that
+		// switching keys at the gateway loses no login.
+		cfg.DecryptionKeys = []*rsa.PrivateKey{enc}
+		if k, ok := cfg.Key.(*rsa.PrivateKey); ok {
+			cfg.DecryptionKeys = append(cfg.DecryptionKeys, k)
+		}
 	}
 
 	var fetcher *saml.CertificateFetcher
