@@ -1,9 +1,10 @@
 // Package copytest checks the promise the examples make: an agency can copy
-// one example directory into a module of its own and build it. Each example's
-// files (tests left out) go into a fresh module that requires this one, as an
-// agency's module would, and must build there; an example that leans on an
-// internal package of this module, or on code elsewhere under examples/, does
-// not.
+// one example directory (with its subdirectories) into a module of its own
+// and build it. Each example's files (tests left out) go into a fresh module
+// that requires this one, as an agency's module would, and must build there;
+// an example that leans on an internal package of this module, or on code
+// elsewhere under examples/, does not. The one exception is the demo, a
+// showcase that runs other examples in one process (see showcases).
 package copytest_test
 
 import (
@@ -14,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,6 +25,11 @@ const (
 	modulePath = "github.com/clave-go/clave"
 	copyModule = "example.com/agencycopy"
 )
+
+// showcases are the examples allowed to import other examples: the demo
+// runs the procedures app beside the gateway and its agency. Nobody copies
+// the demo alone; the examples it imports must still stand alone.
+var showcases = map[string][]string{"demo": {"procedures"}}
 
 func TestExamplesBuildOutsideTheModule(t *testing.T) {
 	if testing.Short() {
@@ -119,34 +126,49 @@ func isSource(name string) bool {
 	return strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go")
 }
 
-// copyExample copies the example's files, tests left out (an agency's copy
-// would take them, but they may use test-only helpers of their own), and
-// files the sources embed. Each source's imports are checked on the way:
-// nothing internal to this module and nothing else under examples/, which
-// an agency would not have copied.
+// copyExample copies the example's files and subdirectories, tests left out
+// (an agency's copy would take them, but they may use test-only helpers of
+// their own), and the files the sources embed. Each source's imports are
+// checked on the way: nothing internal to this module and nothing else
+// under examples/, which an agency would not have copied; imports of the
+// example's own packages are rewritten to the copy's module path.
 func copyExample(t *testing.T, from, to string) {
 	t.Helper()
-	files, err := os.ReadDir(from)
+	name := filepath.Base(from)
+	err := filepath.WalkDir(from, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(from, path)
+		if err != nil {
+			return err
+		}
+		dest := filepath.Join(to, rel)
+		if d.IsDir() {
+			return os.MkdirAll(dest, 0o755)
+		}
+		if strings.HasSuffix(d.Name(), "_test.go") {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if isSource(d.Name()) {
+			data = checkImports(t, name, path, data)
+		}
+		write(t, dest, data)
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range files {
-		if f.IsDir() || strings.HasSuffix(f.Name(), "_test.go") {
-			continue
-		}
-		path := filepath.Join(from, f.Name())
-		data, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if isSource(f.Name()) {
-			checkImports(t, path, data)
-		}
-		write(t, filepath.Join(to, f.Name()), data)
-	}
 }
 
-func checkImports(t *testing.T, path string, src []byte) {
+// checkImports checks the imports of src, a source of example name, and
+// returns src with the imports of the example's own packages (and, for a
+// showcase, of the examples it may run) pointing at the copy.
+func checkImports(t *testing.T, name, path string, src []byte) []byte {
 	t.Helper()
 	file, err := parser.ParseFile(token.NewFileSet(), path, src, parser.ImportsOnly)
 	if err != nil {
@@ -162,7 +184,13 @@ func checkImports(t *testing.T, path string, src []byte) {
 		case strings.Contains(rest+"/", "/internal/"):
 			t.Errorf("%s imports %s: internal packages are not part of the public API", path, p)
 		case strings.HasPrefix(rest, "/examples/"):
-			t.Errorf("%s imports %s: an example must stand alone, an agency copies one directory", path, p)
+			other, _, _ := strings.Cut(strings.TrimPrefix(rest, "/examples/"), "/")
+			if other != name && !slices.Contains(showcases[name], other) {
+				t.Errorf("%s imports %s: an example must stand alone, an agency copies one directory", path, p)
+				continue
+			}
+			src = bytes.ReplaceAll(src, []byte(strconv.Quote(p)),
+				[]byte(strconv.Quote(copyModule+strings.TrimPrefix(rest, "/examples"))))
 		}
 	}
 	for _, imp := range file.Imports {
@@ -170,6 +198,7 @@ func checkImports(t *testing.T, path string, src []byte) {
 			t.Errorf("%s imports %s: an example must stand alone", path, p)
 		}
 	}
+	return src
 }
 
 func write(t *testing.T, path string, data []byte) {

@@ -2,7 +2,8 @@
 // the citizen chooses how to identify (Cl@ve PIN through the gateway's
 // app-native PIN API, or the other methods through the gateway's own pages),
 // an entity and one of its procedures, and gets an online consultation on
-// screen or a generated document kept in a Downloads area.
+// screen or a generated document kept in a Downloads area. The app itself is
+// package app; this command builds its Config from the flags and serves it.
 //
 // Saved Cl@ve PIN users and downloads live in SQLite (-db). The entities,
 // procedures and data are made up. Run with -h for the flags.
@@ -25,6 +26,7 @@ import (
 	"time"
 
 	"github.com/clave-go/clave"
+	"github.com/clave-go/clave/examples/procedures/app"
 	"github.com/clave-go/clave/saml"
 )
 
@@ -184,16 +186,12 @@ func run(args []string, log *slog.Logger) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if dir := filepath.Dir(o.db); dir != "." {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return err
-		}
-	}
-	db, err := openDB(ctx, o.db)
+	h, err := app.New(ctx, app.Config{Client: client, PIN: pc, ACSURL: cfg.ACSURL, LoA: cfg.LoA, SAML: o.saml,
+		DB: o.db, Logger: log})
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer h.Close()
 	if fetcher != nil {
 		go fetcher.Run(ctx)
 	}
@@ -201,8 +199,6 @@ func run(args []string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	h := newSite(appConfig{Client: client, PIN: pc, ACSURL: cfg.ACSURL, LoA: cfg.LoA, SAML: o.saml,
-		Store: &store{db: db, now: time.Now}, Log: log})
 	srv := clave.NewServer(o.addr, h)
 	log.Info("procedures listening", "url", "http://"+ln.Addr().String()+"/", "db", o.db, "gateway", client.GatewayURL(),
 		"pin_api", pc.GatewayBaseURL, "acs", cfg.ACSURL)

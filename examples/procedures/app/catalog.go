@@ -1,4 +1,4 @@
-package main
+package app
 
 // The entities and procedures of this example are made up: plausible names,
 // no official data, no logos.

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -18,8 +18,8 @@ import (
 	"github.com/clave-go/clave/saml"
 )
 
-// appConfig is what the site needs; main builds it from the flags, tests
-// from clavetest.
+// appConfig is what the site needs: Config, its defaults set and its
+// database open.
 type appConfig struct {
 	// Client validates the gateway's responses (and runs the browser login
 	// when SAML is set).
