@@ -169,6 +169,13 @@ type Config struct {
 	// and storage failures, for metrics (see Observer); nil observes
 	// nothing.
 	Observer Observer
+	// DemoInboxURL is where whoever serves the gateway shows its Inbox (the
+	// SMS and app messages it "sent"), as examples/gateway and examples/demo
+	// mount /demo/inbox. When set, and the gateway's Notifier is its Inbox
+	// (so that page holds the messages), every page shows a banner linking
+	// to it: a demo's visitor has no phone to read the PIN on. Leave it
+	// empty when nothing serves the inbox, or on a gateway others reach.
+	DemoInboxURL string
 }
 
 // Gateway is the reference Cl@ve identity provider: an http.Handler that speaks
@@ -201,6 +208,8 @@ type Gateway struct {
 	available map[saml.Method]bool
 	mux       *http.ServeMux
 	log       *slog.Logger
+	// site is what every page shows around its content (pages.WithSite).
+	site pages.Site
 
 	clock    *gatewayClock
 	controls controls
@@ -306,6 +315,9 @@ func New(ctx context.Context, cfg Config) (_ *Gateway, err error) {
 	} else {
 		g.notifier = cfg.Notifier
 		g.inbox, _ = cfg.Notifier.(*Inbox)
+	}
+	if g.inbox != nil {
+		g.site.DemoInboxURL = cfg.DemoInboxURL
 	}
 	var (
 		pinStore        pin.Store
@@ -479,6 +491,14 @@ func (g *Gateway) TrustedCertificates() []*x509.Certificate {
 
 // ServeHTTP implements http.Handler.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.site != (pages.Site{}) {
+		// The mux records the route it matched on the request it routes;
+		// middleware around the gateway reads it from its own (metrics,
+		// logs by route), so it is copied back.
+		outer, inner := r, r.WithContext(pages.WithSite(r.Context(), g.site))
+		defer func() { outer.Pattern = inner.Pattern }()
+		r = inner
+	}
 	pages.SetCommonHeaders(w, r)
 	w.Header().Set("Content-Security-Policy", pages.NoContentCSP)
 	g.mux.ServeHTTP(w, r)

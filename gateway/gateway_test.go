@@ -130,7 +130,7 @@ var (
 	linkRe  = regexp.MustCompile(`<a class="method" id="method-([A-Z]+)" href="([^"]+)">`)
 	anyForm = regexp.MustCompile(`(?s)<form method="post" action="([^"]*)"`)
 	codeRe  = regexp.MustCompile(`<span class="code" id="request-code">([A-Z0-9]{4})</span>`)
-	errRe   = regexp.MustCompile(`<p class="error" id="error">([^<]*)</p>`)
+	errRe   = regexp.MustCompile(`<p class="error" id="error" role="alert">([^<]*)</p>`)
 	tokenRe = regexp.MustCompile(`<input type="hidden" name="csrf" value="([^"]*)">`)
 	nonceRe = regexp.MustCompile(`nonce="[^"]*"`)
 )

@@ -305,7 +305,7 @@ func TestBrowserPagesRunUnderTheirPolicy(t *testing.T) {
 	t.Parallel()
 	ctx := newChrome(t)
 	h := newHeaderRig(t)
-	headerColour := chromedp.Evaluate[string](`getComputedStyle(document.querySelector("header")).backgroundColor`)
+	headerColour := chromedp.Evaluate[string](`getComputedStyle(document.querySelector("header")).borderTopColor`)
 
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Navigate(h.agency.URL+"/tramite"),

@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/clave-go/clave/internal/pages"
 	"github.com/clave-go/clave/mobile"
 	"github.com/clave-go/clave/mobile/app"
 )
@@ -110,7 +111,11 @@ func TestMovilBrowser(t *testing.T) {
 		))
 		sms := w.lastSMS(mariaPhone)
 		require.NotEqual(t, activation, sms.Code, "a new SMS, the login PIN")
-		assert.Contains(t, sms.Text, "PIN de acceso")
+		// The SMS speaks the page's language, the browser's.
+		lang, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.lang`))
+		require.NoError(t, err)
+		opening, _, _ := strings.Cut(pages.T(lang, "sms.movil.pin"), "%")
+		assert.True(t, strings.HasPrefix(sms.Text, opening), "%q is not in the page's language, %s", sms.Text, lang)
 		require.NoError(t, chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("pin"), sms.Code)))
 		screenshot(t, ctx, "sms-pin")
 		// The right PIN confirms the request, which the page's event stream

@@ -20,6 +20,7 @@ import (
 
 	"github.com/clave-go/clave/internal/dni"
 	"github.com/clave-go/clave/internal/flow"
+	"github.com/clave-go/clave/internal/pages"
 	"github.com/clave-go/clave/internal/pinwire"
 	"github.com/clave-go/clave/pin"
 	"github.com/clave-go/clave/saml"
@@ -235,7 +236,9 @@ func (a *pinAPI) handleRequest(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ctx := r.Context()
+	// The SMS speaks the language the service's API call asks for in
+	// Accept-Language (its user's), Spanish when none.
+	ctx := pages.WithLang(r.Context(), pages.Lang(r))
 	issued, err := a.g.pinMethod.Issue(ctx, "", id.String(), body.Contrast, body.Code)
 	if err != nil {
 		a.fail(w, r, call, sp.SPID, pinRefusal(err))

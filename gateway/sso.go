@@ -2,11 +2,13 @@ package gateway
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -52,6 +54,45 @@ func (g *Gateway) errorPage(w http.ResponseWriter, r *http.Request, status int, 
 		detail = err.Error()
 	}
 	g.render(w, r, status, "error", map[string]any{"Message": msg, "Detail": detail})
+}
+
+// wayBack gives an error page about a login it can name a way back to the
+// service: while the login is open in this browser, the form that cancels
+// it (the service receives the cancel response, and the citizen lands on
+// the service); once it is over, a link to the origin of the service's ACS
+// URL, the one address of the service the gateway knows and trusts. A page
+// about no login (an untrusted request) offers neither: nothing it names
+// was verified.
+func (g *Gateway) wayBack(r *http.Request, data map[string]any) {
+	if data["CancelURL"] != nil || data["BackURL"] != nil {
+		return
+	}
+	id := r.PathValue("login")
+	if id == "" || len(id) > 64 {
+		return
+	}
+	if f, err := g.flowOf(r); err == nil {
+		if tok := formTokenOf(r); tok != "" {
+			data["CancelURL"], data["FormToken"] = "/login/"+f.ID+"/cancel", tok
+			return
+		}
+	}
+	f, err := g.flows.Get(r.Context(), id)
+	if err != nil {
+		return
+	}
+	if u, err := url.Parse(f.ACSURL); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
+		data["BackURL"] = u.Scheme + "://" + u.Host + "/"
+		data["Service"] = g.serviceName(f)
+	}
+}
+
+// serviceName is the name the citizen is shown for a flow's service.
+func (g *Gateway) serviceName(f *flow.Flow) string {
+	if sp, ok := g.serviceProvider(f.SPID); ok && sp.Name != "" {
+		return sp.Name
+	}
+	return f.App
 }
 
 // handleServiceProvider receives AuthnRequests (SAMLRequest) and logout
@@ -215,6 +256,9 @@ func (g *Gateway) render(w http.ResponseWriter, r *http.Request, status int, pag
 			data["FormToken"] = t
 		}
 	}
+	if page == "error" {
+		g.wayBack(r, data)
+	}
 	pages.Render(w, r, status, page, data)
 }
 
@@ -232,10 +276,7 @@ func (h host) Login(r *http.Request) (*method.Login, error) {
 
 // loginOf is the method's view of a flow.
 func (g *Gateway) loginOf(f *flow.Flow) *method.Login {
-	name := f.App
-	if sp, ok := g.serviceProvider(f.SPID); ok && sp.Name != "" {
-		name = sp.Name
-	}
+	name := g.serviceName(f)
 	data := make(map[string]string, len(f.Data))
 	for k, v := range f.Data {
 		data[k] = v
@@ -348,10 +389,7 @@ func (g *Gateway) handleChooser(w http.ResponseWriter, r *http.Request) {
 			Available: g.available[m.ID()],
 		})
 	}
-	name := f.App
-	if sp, ok := g.serviceProvider(f.SPID); ok && sp.Name != "" {
-		name = sp.Name
-	}
+	name := g.serviceName(f)
 	g.render(w, r, http.StatusOK, "chooser", map[string]any{
 		"Requester": name, "Methods": entries, "CancelURL": "/login/" + f.ID + "/cancel",
 	})
@@ -385,10 +423,32 @@ func (g *Gateway) handleCancel(w http.ResponseWriter, r *http.Request) {
 // complete ends a flow with the citizen authenticated at loa.
 func (g *Gateway) complete(w http.ResponseWriter, r *http.Request, f *flow.Flow, c Citizen, loa saml.LoA) {
 	if loa < f.MinLoA {
-		g.fail(w, r, f, &saml.StatusError{Code: saml.StatusResponder, SubCode: saml.StatusNoAuthnContext, Message: "Nivel de seguridad insuficiente"})
+		g.refuseLevel(w, r, f, c)
 		return
 	}
 	g.answer(w, r, f, &c, loa, nil)
+}
+
+// refuseLevel ends a flow whose citizen authenticated below the level the
+// service asked for. The service receives NoAuthnContext, as from the real
+// gateway; but the citizen, who did nothing wrong and cannot fix it by
+// trying again, first reads why (a basic registration, and where to get an
+// advanced one) on a page of the gateway, whose button posts the response
+// to the service.
+func (g *Gateway) refuseLevel(w http.ResponseWriter, r *http.Request, f *flow.Flow, c Citizen) {
+	basic := c.Level == LevelBasic
+	msg := "Nivel de seguridad insuficiente"
+	if basic {
+		msg += ": registro básico; el servicio requiere un registro avanzado"
+	}
+	st := &saml.StatusError{Code: saml.StatusResponder, SubCode: saml.StatusNoAuthnContext, Message: msg}
+	g.answerWith(w, r, f, nil, 0, st, func(form saml.PostForm) {
+		g.render(w, r, http.StatusOK, "loa_refused", map[string]any{
+			"Requester": g.serviceName(f), "Basic": basic, "FormOrigin": form.Action,
+			"Post": map[string]string{"Action": form.Action, "Field": form.Field,
+				"Value": base64.StdEncoding.EncodeToString(form.Message), "RelayState": form.RelayState},
+		})
+	})
 }
 
 // fail ends a flow with an error status.
@@ -398,6 +458,12 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, f *flow.Flow, st 
 
 // answer marks the flow done (exactly once) and posts the signed Response.
 func (g *Gateway) answer(w http.ResponseWriter, r *http.Request, f *flow.Flow, c *Citizen, loa saml.LoA, st *saml.StatusError) {
+	g.answerWith(w, r, f, c, loa, st, nil)
+}
+
+// answerWith is answer, with the signed Response's form handed to page,
+// when not nil, instead of posting itself.
+func (g *Gateway) answerWith(w http.ResponseWriter, r *http.Request, f *flow.Flow, c *Citizen, loa saml.LoA, st *saml.StatusError, page func(saml.PostForm)) {
 	ctx := r.Context()
 	err := g.flows.Update(ctx, f.ID, func(cur *flow.Flow) error {
 		if cur.Done {
@@ -435,6 +501,10 @@ func (g *Gateway) answer(w http.ResponseWriter, r *http.Request, f *flow.Flow, c
 	// Observed before the page leaves: once the browser has it, the login
 	// is over for whoever watches.
 	g.loginFinished(r, f, st, true)
+	if page != nil {
+		page(form)
+		return
+	}
 	form.ServeHTTP(w, r)
 }
 

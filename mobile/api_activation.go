@@ -23,6 +23,7 @@ import (
 
 	"github.com/clave-go/clave/gateway/method"
 	"github.com/clave-go/clave/internal/dni"
+	"github.com/clave-go/clave/internal/pages"
 )
 
 const (
@@ -120,7 +121,8 @@ func (a *API) requestCode(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, limited(at))
 		return
 	}
-	expires, err := a.issueCode(r.Context(), id, in.Contrast)
+	// The SMS speaks the language the app asks for in Accept-Language.
+	expires, err := a.issueCode(pages.WithLang(r.Context(), pages.Lang(r)), id, in.Contrast)
 	if err != nil {
 		a.fail(w, r, a.refusal(r.Context(), "activation code", err))
 		return
@@ -131,9 +133,9 @@ func (a *API) requestCode(w http.ResponseWriter, r *http.Request) {
 	}{apiTime(expires), a.svc.cfg.ActivationAttempts})
 }
 
-// issueCode issues an activation code for id and sends it by SMS, or a
-// decoy that is never sent and never verifies; it returns the code's
-// expiry, the same either way.
+// issueCode issues an activation code for id and sends it by SMS in the
+// language ctx carries (pages.WithLang), or a decoy that is never sent and
+// never verifies; it returns the code's expiry, the same either way.
 func (a *API) issueCode(ctx context.Context, id, contrast string) (time.Time, error) {
 	c, err := a.citizens.Citizen(ctx, id)
 	switch {
@@ -172,7 +174,7 @@ func (a *API) issueCode(ctx context.Context, id, contrast string) (time.Time, er
 	msg := method.Message{
 		Channel:   method.SMS,
 		To:        c.Phone,
-		Text:      fmt.Sprintf("Cl@ve: su código de activación de Cl@ve Móvil es %s. Válido %d minutos.", code.Value, minutes),
+		Text:      pages.Textf(pages.LangOf(ctx), "sms.movil.activation", code.Value, minutes),
 		Code:      code.Value,
 		ExpiresAt: code.ExpiresAt,
 	}

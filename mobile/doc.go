@@ -25,7 +25,7 @@
 //   - [Confirmation]: what the device signs, with Ed25519, binding the
 //     login, the request's nonce, the decision and the time.
 //   - [VerificationCode]: the 3-digit code page and app both show.
-//   - [Entry] and [Query]: the citizen's "My Cl@ve Mobile" history.
+//   - [Entry] and [Query]: the citizen's "My Cl@ve Móvil" history.
 //
 // [Service] applies the rules over a [Store], taking each decision inside one
 // atomic store update. [MemoryStore] and [SQLStore] both pass the suite in

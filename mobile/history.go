@@ -17,7 +17,7 @@ const (
 	MaxPageSize = 100
 )
 
-// Entry is one line of the citizen's "My Cl@ve Mobile" history: one login
+// Entry is one line of the citizen's "My Cl@ve Móvil" history: one login
 // request and how it ended.
 type Entry struct {
 	// RequestID is the request the entry records; one entry per request.

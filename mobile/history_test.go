@@ -33,7 +33,7 @@ func TestQueryNormalized(t *testing.T) {
 	}
 }
 
-// TestHistoryThroughService runs the app's "My Cl@ve Mobile" queries over
+// TestHistoryThroughService runs the app's "My Cl@ve Móvil" queries over
 // logins decided in different ways.
 func TestHistoryThroughService(t *testing.T) {
 	forEachStore(t, func(t *testing.T, st mobile.Store) {

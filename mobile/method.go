@@ -430,7 +430,7 @@ func (m *Method) push(host method.Host, w http.ResponseWriter, r *http.Request) 
 	} else {
 		m.log.InfoContext(ctx, "movil: push", "login", l.ID, "person", c.Masked())
 		msg := method.Message{Channel: method.App, To: c.ID, ExpiresAt: req.ExpiresAt,
-			Text: fmt.Sprintf("%s solicita identificarle con Cl@ve Móvil. Código de verificación: %s.", l.Requester, req.VerificationCode())}
+			Text: pages.Textf(pages.Lang(r), "sms.movil.push", l.Requester, req.VerificationCode())}
 		if err := host.Notifier().Send(ctx, msg); err != nil {
 			// The app also learns of the request by polling; the
 			// SMS PIN remains.
@@ -523,7 +523,7 @@ func (m *Method) sms(host method.Host, w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		msg := method.Message{Channel: method.SMS, To: c.Phone, Code: code.Value, ExpiresAt: code.ExpiresAt,
-			Text: fmt.Sprintf("Cl@ve Móvil: su PIN de acceso para %s es %s. Válido hasta las %s.", l.Requester, code.Value, code.ExpiresAt.In(madrid).Format("15:04"))}
+			Text: pages.Textf(pages.Lang(r), "sms.movil.pin", l.Requester, code.Value, code.ExpiresAt.In(madrid).Format("15:04"))}
 		if err := host.Notifier().Send(ctx, msg); err != nil {
 			m.log.ErrorContext(ctx, "movil: SMS PIN delivery failed", "person", c.Masked(), "error", err)
 		}

@@ -429,12 +429,11 @@ func (p *AccountPages) start(f accountFlow, w http.ResponseWriter, r *http.Reque
 		p.unavailable(w, r, "saving the step", err)
 		return
 	}
-	what := "activación"
+	key := "sms.permanente.activate"
 	if f.purpose == PurposeReset {
-		what = "recuperación de contraseña"
+		key = "sms.permanente.reset"
 	}
-	text := fmt.Sprintf("Cl@ve Permanente: su código de %s es %s. Válido hasta las %s. No lo comparta con nadie.",
-		what, code.Value, code.ExpiresAt.In(madrid).Format("15:04"))
+	text := pages.Textf(pages.Lang(r), key, code.Value, code.ExpiresAt.In(madrid).Format("15:04"))
 	sendSMS(ctx, p.notifier, p.log, c, text, code)
 	p.log.InfoContext(ctx, "permanente: SMS code sent", "flow", f.slug, "person", c.Masked())
 	http.Redirect(w, r, AccountPath+f.slug, http.StatusSeeOther)

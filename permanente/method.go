@@ -348,8 +348,7 @@ func (m *Method) issue(host method.Host, w http.ResponseWriter, r *http.Request,
 		m.failLogin(host, w, r, l)
 		return
 	}
-	text := fmt.Sprintf("Cl@ve Permanente: su código para acceder a %s es %s. Válido hasta las %s.",
-		l.Requester, code.Value, code.ExpiresAt.In(madrid).Format("15:04"))
+	text := pages.Textf(pages.Lang(r), "sms.permanente.login", l.Requester, code.Value, code.ExpiresAt.In(madrid).Format("15:04"))
 	sendSMS(ctx, host.Notifier(), m.log, c, text, code)
 	m.log.InfoContext(ctx, "permanente: login SMS code sent", "login", l.ID, "person", c.Masked())
 	http.Redirect(w, r, base(l), http.StatusSeeOther)

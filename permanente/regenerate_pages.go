@@ -7,6 +7,7 @@ import (
 
 	"github.com/clave-go/clave/gateway/method"
 	"github.com/clave-go/clave/internal/dni"
+	"github.com/clave-go/clave/internal/pages"
 )
 
 // Identifier identifies a citizen with another method, for the account
@@ -17,6 +18,8 @@ type Identifier interface {
 	// contrast datum), a one-time secret (a Cl@ve PIN to their app or
 	// phone) and returns a reference for the page to show and to verify
 	// it with. It answers alike for registered and unknown identifiers.
+	// ctx carries the language of the page asking (the module's pages
+	// package), which the secret's message should be written in.
 	Challenge(ctx context.Context, client, id, contrast string) (ref string, err error)
 	// Verify checks the secret typed for ref and returns the citizen it
 	// identifies; ErrIdentify when it does not, ErrIdentifyLimited past a
@@ -68,7 +71,7 @@ func (p *AccountPages) regenerateStart(w http.ResponseWriter, r *http.Request) {
 		p.regenStart(w, r, http.StatusBadRequest, "permanente.baddocument", "")
 		return
 	}
-	ctx := r.Context()
+	ctx := pages.WithLang(r.Context(), pages.Lang(r)) // the PIN's SMS speaks the page's language
 	ref, err := p.identify.Challenge(ctx, p.client(r), id.String(), r.PostForm.Get("contrast"))
 	switch {
 	case errors.Is(err, ErrIdentifyLimited):

@@ -311,7 +311,7 @@ func (m *Method) request(host method.Host, w http.ResponseWriter, r *http.Reques
 		m.renderForm(host, w, r, f, http.StatusBadRequest, "pin.baddocument", "")
 		return
 	}
-	ctx := r.Context()
+	ctx := pages.WithLang(r.Context(), pages.Lang(r)) // the SMS speaks the page's language
 	issued, err := m.Issue(ctx, host.Client(r), id.String(), r.PostForm.Get("contrast"), r.PostForm.Get("code"))
 	switch {
 	case errors.Is(err, ErrTooManyAttempts):
@@ -359,7 +359,8 @@ func (m *Method) request(host method.Host, w http.ResponseWriter, r *http.Reques
 // id is a DNI or NIE in any form a person types it; an invalid one is
 // refused with ErrBadCitizen. client names the caller for the per-client
 // limits ("" for a service's API call). A storage failure wraps
-// ErrUnavailable.
+// ErrUnavailable. The SMS is written in the language ctx carries (set by
+// the gateway's pages and API from the request), Spanish when none.
 func (m *Method) Issue(ctx context.Context, client, id, contrast, chosenCode string) (Issued, error) {
 	doc, err := dni.Parse(id)
 	if err != nil || (doc.Kind() != dni.KindDNI && doc.Kind() != dni.KindNIE) {
@@ -456,9 +457,10 @@ func (m *Method) status(ctx context.Context, id string) (Status, error) {
 }
 
 // deliver sends an issued PIN to the citizen: to the active Cl@ve app when
-// there is one, by SMS to the registered phone otherwise.
+// there is one, by SMS to the registered phone otherwise, in the language of
+// the page that asked for it (carried by ctx).
 func (m *Method) deliver(ctx context.Context, c method.Citizen, is Issued) {
-	text := fmt.Sprintf("Cl@ve PIN: %s. Código de solicitud: %s. Válido hasta las %s.", is.PIN, is.RequestCode, is.ExpiresAt.Format("15:04"))
+	text := pages.Textf(pages.LangOf(ctx), "sms.pin", is.PIN, is.RequestCode, is.ExpiresAt.Format("15:04"))
 	msg := method.Message{Channel: method.SMS, To: c.Phone, Text: text, Code: is.PIN, ExpiresAt: is.ExpiresAt}
 	if m.devices != nil {
 		if active, err := m.devices.HasActiveDevice(ctx, c.ID); err == nil && active {
@@ -499,6 +501,11 @@ func (m *Method) verify(host method.Host, w http.ResponseWriter, r *http.Request
 		m.renderVerify(host, w, r, f, http.StatusForbidden, "pin.blocked")
 	case errors.Is(err, ErrPhoneRequired):
 		m.renderVerify(host, w, r, f, http.StatusUnauthorized, "pin.phone_required")
+	case errors.Is(err, ErrExpired), errors.Is(err, ErrUsed):
+		// Its own message: typing the PIN again cannot help, asking for
+		// another one does. Decoys expire like PINs, so an identifier that
+		// is not registered reads the same.
+		m.renderVerify(host, w, r, f, http.StatusUnauthorized, "pin.expired")
 	default:
 		m.renderVerify(host, w, r, f, http.StatusUnauthorized, "pin.wrong")
 	}

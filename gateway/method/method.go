@@ -52,8 +52,8 @@ type Login struct {
 	RequestID string
 	// MinLoA is the level of assurance the service asked for at least.
 	MinLoA saml.LoA
-	// Lang is the page language the citizen chose ("es", "ca", "gl", "eu",
-	// "en").
+	// Lang is the page language the citizen chose ("es", "ca",
+	// "ca-valencia", "gl", "eu", "en").
 	Lang string
 	// CreatedAt and ExpiresAt bound the login at the gateway.
 	CreatedAt, ExpiresAt time.Time

@@ -16,10 +16,15 @@ import (
 var files embed.FS
 
 // Languages offered, in the order of the switch. Spanish is the fallback.
-var Languages = []string{"es", "ca", "gl", "eu", "en"}
+// Valencian is a language of its own, "ca-valencia" (the BCP 47 variant of
+// Catalan), with its own texts: a citizen who asks for it reads the forms of
+// the Acadèmia Valenciana de la Llengua, not Catalan ones.
+var Languages = []string{"es", "ca", "ca-valencia", "gl", "eu", "en"}
 
 var tmpl = template.Must(template.New("").Funcs(template.FuncMap{
-	"t": func(lang, key string) string { return T(lang, key) },
+	"t":        func(lang, key string) string { return T(lang, key) },
+	"langName": LanguageName,
+	"nextStep": nextStep,
 }).ParseFS(files, "templates/*.html"))
 
 // T returns the text for key in lang, falling back to Spanish, then to the key
@@ -47,12 +52,30 @@ func Lang(r *http.Request) string {
 	}
 	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
 		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
-		base, _, _ := strings.Cut(strings.ToLower(tag), "-")
-		if supported(base) {
-			return base
+		if l := match(tag); l != "" {
+			return l
 		}
 	}
 	return "es"
+}
+
+// match maps a language tag of Accept-Language to one of Languages, or "".
+// Catalan tagged with the variant "valencia" ("ca-ES-valencia",
+// "ca-valencia") is Valencian; any other Catalan is "ca".
+func match(tag string) string {
+	tag = strings.ToLower(strings.ReplaceAll(tag, "_", "-"))
+	subtags := strings.Split(tag, "-")
+	if subtags[0] == "ca" {
+		for _, s := range subtags[1:] {
+			if s == "valencia" {
+				return "ca-valencia"
+			}
+		}
+	}
+	if supported(subtags[0]) {
+		return subtags[0]
+	}
+	return ""
 }
 
 func supported(l string) bool {
@@ -71,7 +94,9 @@ var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // Render writes page inside the layout. data may be nil; "Lang" and "Title" are
 // filled in, and "Nonce", which the page's <script> and <style> elements
 // must carry (the page's policy runs no other inline code; inline style=
-// attributes and on...= handlers are refused).
+// attributes and on...= handlers are refused). A page whose form posts to
+// another site (a response to a service's ACS URL) names that URL in
+// "FormOrigin", and its policy lets forms post to that URL's origin too.
 func Render(w http.ResponseWriter, r *http.Request, status int, page string, data map[string]any) {
 	if data == nil {
 		data = map[string]any{}
@@ -85,8 +110,7 @@ func Render(w http.ResponseWriter, r *http.Request, status int, page string, dat
 		http.SetCookie(w, &http.Cookie{Name: "clave_lang", Value: lang, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
 	}
 	data["Page"] = page
-	data["Languages"] = Languages
-	data["Path"] = r.URL.Path
+	frame(r, data)
 	nonce := NewNonce()
 	data["Nonce"] = nonce
 	body := bodyPool.Get().(*bytes.Buffer)
@@ -98,6 +122,9 @@ func Render(w http.ResponseWriter, r *http.Request, status int, page string, dat
 	}
 	data["Body"] = template.HTML(body.String())
 	setPageHeaders(w, r, nonce)
+	if o := formOrigin(data["FormOrigin"]); o != "" {
+		w.Header().Set("Content-Security-Policy", pageCSPPostingTo(nonce, o))
+	}
 	w.WriteHeader(status)
 	_ = tmpl.ExecuteTemplate(w, "layout", data)
 }
@@ -108,8 +135,8 @@ func Render(w http.ResponseWriter, r *http.Request, status int, page string, dat
 // <style>, style= or on...= of its own.
 func Layout(w http.ResponseWriter, r *http.Request, status int, title string, body template.HTML) {
 	nonce := NewNonce()
-	data := map[string]any{"Lang": Lang(r), "Title": title, "Page": "custom", "Languages": Languages,
-		"Path": r.URL.Path, "Body": body, "Nonce": nonce}
+	data := map[string]any{"Lang": Lang(r), "Title": title, "Page": "custom", "Body": body, "Nonce": nonce}
+	frame(r, data)
 	setPageHeaders(w, r, nonce)
 	w.WriteHeader(status)
 	_ = tmpl.ExecuteTemplate(w, "layout", data)

@@ -21,7 +21,7 @@ func keys(m map[string]string) []string {
 }
 
 func TestLanguagesOrder(t *testing.T) {
-	assert.Equal(t, []string{"es", "ca", "gl", "eu", "en"}, Languages)
+	assert.Equal(t, []string{"es", "ca", "ca-valencia", "gl", "eu", "en"}, Languages)
 }
 
 // Every language must translate exactly the Spanish keys: a missing or stray
@@ -82,8 +82,15 @@ func TestLang(t *testing.T) {
 		{name: "nothing", want: "es"},
 		{name: "accept basque", accept: "eu-ES,eu;q=0.9", want: "eu"},
 		{name: "accept galician", accept: "gl", want: "gl"},
-		{name: "accept valencian", accept: "ca-ES-valencia", want: "ca"},
+		{name: "accept valencian", accept: "ca-ES-valencia", want: "ca-valencia"},
+		{name: "accept valencian without region", accept: "ca-valencia", want: "ca-valencia"},
+		{name: "accept valencian any case", accept: "CA-es-VALENCIA;q=0.9", want: "ca-valencia"},
+		{name: "accept valencian before catalan", accept: "ca-ES-valencia,ca;q=0.9", want: "ca-valencia"},
+		{name: "accept catalan before valencian", accept: "ca-ES,ca-ES-valencia;q=0.9", want: "ca"},
 		{name: "accept catalan", accept: "ca", want: "ca"},
+		{name: "accept catalan region", accept: "ca-AD", want: "ca"},
+		{name: "accept other variant of catalan", accept: "ca-ES-x-valenciano", want: "ca"},
+		{name: "accept valencia as a region only", accept: "es-valencia", want: "es"},
 		{name: "accept english", accept: "en-GB,en;q=0.8", want: "en"},
 		{name: "accept french", accept: "fr", want: "es"},
 		{name: "accept first supported", accept: "fr-FR,fr;q=0.9,gl;q=0.8,en;q=0.5", want: "gl"},
@@ -95,6 +102,9 @@ func TestLang(t *testing.T) {
 		{name: "unsupported query and cookie ignored", query: "xx", cookie: "fr", accept: "gl", want: "gl"},
 		{name: "query is exact", query: "EU", accept: "ca", want: "ca"},
 		{name: "query region not accepted", query: "ca-ES-valencia", want: "es"},
+		{name: "query valencian", query: "ca-valencia", accept: "ca", want: "ca-valencia"},
+		{name: "cookie valencian", cookie: "ca-valencia", accept: "en", want: "ca-valencia"},
+		{name: "query valencian over cookie", query: "ca-valencia", cookie: "ca", want: "ca-valencia"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -143,7 +153,11 @@ func TestRender(t *testing.T) {
 		assert.Contains(t, body, "<title>"+T("eu", "title")+"</title>")
 		last := -1
 		for _, l := range []string{"es", "ca", "gl", "eu", "en"} {
-			link := `<a href="/sso?lang=` + l + `">` + l + `</a>`
+			link := `<a href="/sso?lang=` + l + `" hreflang="` + l + `" lang="` + l + `"`
+			if l == "eu" {
+				link += ` aria-current="true"`
+			}
+			link += `>` + LanguageName(l) + `</a>`
 			i := strings.Index(body, link)
 			assert.Greater(t, i, last, "switch link %s missing or out of order", l)
 			last = i
@@ -165,7 +179,7 @@ func TestRender(t *testing.T) {
 	})
 
 	t.Run("no cookie without lang parameter", func(t *testing.T) {
-		w := render(t, "/sso", "ca-ES-valencia,ca;q=0.9", nil)
+		w := render(t, "/sso", "ca-ES,ca;q=0.9", nil)
 		assert.Contains(t, w.Body.String(), `<html lang="ca">`)
 		assert.Contains(t, w.Body.String(), T("ca", "error.title"))
 		assert.Empty(t, w.Result().Cookies())

@@ -244,7 +244,7 @@ func (s *Session) PINs(ctx context.Context) ([]PIN, error) {
 	return pins, nil
 }
 
-// History returns a page of the citizen's "My Cl@ve Mobile" history, as q
+// History returns a page of the citizen's "My Cl@ve Móvil" history, as q
 // selects it. Values the gateway does not accept give [ErrBadRequest].
 func (s *Session) History(ctx context.Context, q HistoryQuery) ([]Entry, error) {
 	v, err := q.values()

@@ -104,7 +104,7 @@ type PIN struct {
 	SecondsLeft int
 }
 
-// Entry is one line of the citizen's "My Cl@ve Mobile" history: a login
+// Entry is one line of the citizen's "My Cl@ve Móvil" history: a login
 // request and how it ended.
 type Entry struct {
 	// RequestID names the request.
