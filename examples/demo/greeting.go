@@ -17,9 +17,10 @@ import (
 func greet(ctx context.Context, w io.Writer, d demo, citizens []gateway.Citizen) error {
 	inbox := d.gatewayURL + inboxPath
 	fmt.Fprintf(w, `
-Cl@ve demo: a reference gateway and an agency site, both in this process; nothing leaves it.
+Cl@ve demo: a reference gateway, an agency site and a procedures app, all in this process; nothing leaves it.
 
   agency site     %s/
+  procedures app  %s/   Cl@ve PIN through the gateway's PIN API (examples/procedures); %s
   gateway         %s (protocol at %s, certificates at %s)
   SMS inbox       %s   every SMS and app message the gateway "sends", PINs included
 
@@ -30,6 +31,9 @@ Log in:
   4. Read the PIN in the SMS at %s and type it.
   5. You are back at the agency as MARIA GARCIA LOPEZ.
 
+Or, without leaving the procedures app: open %s/, save DNI 12345678Z with 01/01/2030 under
+"Usuarios", choose a procedure with Cl@ve PIN, and type the PIN from the same SMS inbox.
+
 With Cl@ve Móvil instead, make this computer María's phone first, in another terminal
 (the SMS code is in the same inbox), then choose Cl@ve Móvil and answer on the "phone":
 
@@ -37,8 +41,8 @@ With Cl@ve Móvil instead, make this computer María's phone first, in another t
   CLAVE_APP_PASSPHRASE=demo go run ./examples/app -state /tmp/maria.json pending -wait 60s   (after "Acceder sin QR")
   CLAVE_APP_PASSPHRASE=demo go run ./examples/app -state /tmp/maria.json confirm <id>
 
-`, d.agencyURL, d.gatewayURL, d.gateway.Endpoint(), d.gatewayURL+saml.CertificatesPath, inbox,
-		d.agencyURL, inbox, d.gatewayURL)
+`, d.agencyURL, d.proceduresURL, dbNote(d), d.gatewayURL, d.gateway.Endpoint(), d.gatewayURL+saml.CertificatesPath, inbox,
+		d.agencyURL, inbox, d.proceduresURL, d.gatewayURL)
 
 	fmt.Fprintln(w, "Demo citizens (type the DNI/NIE and its contrast datum at the gateway; the SMS go to the phone):")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -83,4 +87,12 @@ func contrast(c gateway.Citizen) string {
 	default:
 		return "validity date " + c.ValidUntil.Format("02/01/2006")
 	}
+}
+
+// dbNote says where the procedures app keeps its data, and for how long.
+func dbNote(d demo) string {
+	if d.temporaryDB {
+		return "data in " + d.proceduresDB + ", removed when the demo stops"
+	}
+	return "data kept in " + d.proceduresDB
 }

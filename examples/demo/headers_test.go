@@ -114,7 +114,7 @@ func TestInboxHeaders(t *testing.T) {
 			r.TLS = &tls.ConnectionState{}
 		}
 		w := httptest.NewRecorder()
-		inboxHandler(in).ServeHTTP(w, r)
+		in.Page().ServeHTTP(w, r)
 		body := w.Body.String()
 		require.Contains(t, body, "Cl@ve PIN: ABC")
 		hd := w.Header()

@@ -29,7 +29,7 @@ var (
 func TestInboxPages(t *testing.T) {
 	t0 := time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
 	in := gateway.NewInbox(0, nil)
-	srv := httptest.NewServer(inboxHandler(in))
+	srv := httptest.NewServer(in.Page())
 	defer srv.Close()
 	page := func(query string) (string, []string) {
 		t.Helper()

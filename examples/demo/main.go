@@ -1,8 +1,9 @@
 // Command demo shows a whole Cl@ve login with one command and no external
 // service: it runs the reference gateway (with the demo citizens and its SMS
-// inbox page) and the example agency site in this process, the agency's
-// freshly generated key registered at the gateway and the gateway's
-// certificate trusted by the agency. It prints what to open and type.
+// inbox page), the example agency site and the procedures app of
+// examples/procedures in this process, each site's freshly generated key
+// registered at the gateway and the gateway's certificate trusted by both.
+// It prints what to open and type.
 package main
 
 import (
@@ -63,9 +64,14 @@ func exitCode(ctx context.Context, args []string, stdout io.Writer, log *slog.Lo
 
 // demo is what run hands its caller once both servers accept connections.
 type demo struct {
-	gateway    *gateway.Gateway
-	gatewayURL string
-	agencyURL  string
+	gateway       *gateway.Gateway
+	gatewayURL    string
+	agencyURL     string
+	proceduresURL string
+	// proceduresDB is the procedures app's SQLite file; temporaryDB says
+	// it goes when the demo stops.
+	proceduresDB string
+	temporaryDB  bool
 }
 
 // run serves the gateway and the agency until ctx ends, or until one of them
@@ -75,6 +81,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger,
 	fs.SetOutput(stdout)
 	gatewayAddr := fs.String("gateway-addr", "127.0.0.1:9000", "reference gateway listen address host:port")
 	agencyAddr := fs.String("agency-addr", "127.0.0.1:8080", "agency site listen address host:port")
+	proceduresAddr := fs.String("procedures-addr", "127.0.0.1:8081", "procedures app listen address host:port")
+	proceduresDBPath := fs.String("procedures-db", "", "procedures app SQLite file (default: one in a temporary directory, removed when the demo stops)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -92,8 +100,20 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger,
 		return err
 	}
 	defer aln.Close()
-	d := demo{gatewayURL: baseURL(*gatewayAddr, gln), agencyURL: baseURL(*agencyAddr, aln)}
+	pln, err := net.Listen("tcp", *proceduresAddr)
+	if err != nil {
+		return err
+	}
+	defer pln.Close()
+	d := demo{gatewayURL: baseURL(*gatewayAddr, gln), agencyURL: baseURL(*agencyAddr, aln), proceduresURL: baseURL(*proceduresAddr, pln)}
 	acs := d.agencyURL + "/clave/acs"
+	proceduresACS := d.proceduresURL + "/clave/acs"
+	db, temporary, removeDB, err := proceduresDB(*proceduresDBPath)
+	if err != nil {
+		return err
+	}
+	defer removeDB()
+	d.proceduresDB, d.temporaryDB = db, temporary
 
 	// The gateway, with everything in memory, and the agency registered.
 	gwKey, gwCert, err := selfSigned("clave reference gateway (demo)", 30*24*time.Hour)
@@ -104,15 +124,20 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger,
 	if err != nil {
 		return err
 	}
+	procKey, procCert, err := selfSigned("procedures demo (ephemeral)", 30*24*time.Hour)
+	if err != nil {
+		return err
+	}
 	citizens, err := gateway.LoadCitizens(bytes.NewReader(citizensJSON))
 	if err != nil {
 		return fmt.Errorf("embedded citizens: %w", err)
 	}
 	gw, err := gateway.New(ctx, gateway.Config{BaseURL: d.gatewayURL, SigningKey: gwKey, SigningCertificate: gwCert,
 		Personas: true, AdminToken: os.Getenv("CLAVE_ADMIN_TOKEN"), Logger: log,
-		PIN: demoPIN, PINLimits: demoPINLimits, MobileLimits: demoMobileLimits,
+		PIN: demoPIN, PINLimits: demoPINLimits, MobileLimits: demoMobileLimits, DemoInboxURL: inboxPath,
 		ServiceProviders: []gateway.ServiceProvider{{SPID: spid, Name: "Sede electrónica de pruebas",
-			Certificates: []*x509.Certificate{spCert}, ACSURLs: []string{acs}}},
+			Certificates: []*x509.Certificate{spCert}, ACSURLs: []string{acs}},
+			proceduresProvider(procCert, proceduresACS)},
 	})
 	if err != nil {
 		return err
@@ -122,7 +147,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger,
 	}
 	d.gateway = gw
 	gwMux := http.NewServeMux()
-	gwMux.Handle("GET "+inboxPath, inboxHandler(gw.Inbox()))
+	gwMux.Handle("GET "+inboxPath, gw.Inbox().Page())
 	gwMux.Handle("/", gw)
 
 	cookieSecret := make([]byte, 32)
@@ -138,6 +163,12 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger,
 		return err
 	}
 
+	procApp, err := newProcedures(ctx, gw, d.gatewayURL, proceduresACS, procKey, procCert, db, log)
+	if err != nil {
+		return err
+	}
+	defer procApp.Close() // after the servers below have stopped
+
 	if err := greet(ctx, stdout, d, citizens); err != nil {
 		return err
 	}
@@ -152,7 +183,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, log *slog.Logger,
 	servers := []struct {
 		ln net.Listener
 		h  http.Handler
-	}{{gln, gwMux}, {aln, site(client)}}
+	}{{gln, gwMux}, {aln, site(client)}, {pln, procApp}}
 	errs := make(chan error, len(servers))
 	for _, s := range servers {
 		go func() { errs <- serve(ctx, s.ln, s.h) }()

@@ -69,8 +69,9 @@ func (b *browser) submit(fields url.Values) {
 	b.do(b.c.PostForm(b.resolve(m[1]), vals))
 }
 
-// startDemo runs the demo on free ports until the end of the test.
-func startDemo(t *testing.T) (demo, *bytes.Buffer) {
+// startDemo runs the demo on free ports, with args added, until the end of
+// the test.
+func startDemo(t *testing.T, args ...string) (demo, *bytes.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan demo, 1)
@@ -78,7 +79,7 @@ func startDemo(t *testing.T) (demo, *bytes.Buffer) {
 	var out bytes.Buffer
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	go func() {
-		done <- run(ctx, []string{"-gateway-addr", "127.0.0.1:0", "-agency-addr", "127.0.0.1:0"}, &out, log, ready)
+		done <- run(ctx, append([]string{"-gateway-addr", "127.0.0.1:0", "-agency-addr", "127.0.0.1:0", "-procedures-addr", "127.0.0.1:0"}, args...), &out, log, ready)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -130,9 +131,18 @@ func TestDemoPINLogin(t *testing.T) {
 	inbox.Body.Close()
 	assert.Contains(t, string(page), html.EscapeString(sms.Text))
 
-	// The session holds on the home page.
+	// The session holds on the home page, which speaks the citizen's words.
 	b.get(d.agencyURL + "/")
 	assert.Contains(t, b.page, "MARIA")
+	assert.Contains(t, b.page, "<dd>sustancial</dd>", "not the protocol's substantial")
+	assert.Contains(t, b.page, "<dd>Cl@ve PIN</dd>", "not AEAT")
+	assert.Contains(t, b.page, "(hora de Madrid)")
+
+	// Logging out asks first; only the form's POST logs out.
+	b.get(d.agencyURL + "/salir")
+	assert.Contains(t, b.page, "¿Cerrar sesión?")
+	b.get(d.agencyURL + "/")
+	assert.Contains(t, b.page, "MARIA", "a GET of /salir logs nobody out")
 }
 
 // The documented citizen can log in again and again: on the real gateway's
@@ -193,4 +203,5 @@ func TestDemoFlags(t *testing.T) {
 	assert.Error(t, run(context.Background(), []string{"stray"}, io.Discard, log, nil))
 	assert.Error(t, run(context.Background(), []string{"-gateway-addr", "256.0.0.1:1"}, io.Discard, log, nil))
 	assert.Error(t, run(context.Background(), []string{"-gateway-addr", "127.0.0.1:0", "-agency-addr", "256.0.0.1:1"}, io.Discard, log, nil))
+	assert.Error(t, run(context.Background(), []string{"-gateway-addr", "127.0.0.1:0", "-agency-addr", "127.0.0.1:0", "-procedures-addr", "256.0.0.1:1"}, io.Discard, log, nil))
 }

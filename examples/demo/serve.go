@@ -10,7 +10,7 @@ import (
 	"github.com/clave-go/clave"
 )
 
-// maxConnections bounds the connections each server holds at once: the two
+// maxConnections bounds the connections each server holds at once: the three
 // stay well under the 1,024 file descriptors a process commonly gets.
 const maxConnections = 256
 

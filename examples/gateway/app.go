@@ -100,7 +100,7 @@ func newApp(ctx context.Context, cfg appConfig) (*app, error) {
 	gw, err := gateway.New(ctx, gateway.Config{
 		BaseURL: cfg.baseURL, SigningKey: key, SigningCertificate: cert,
 		ServiceProviders: cfg.serviceProviders, DB: db, PINSecret: cfg.pinSecret, Logger: cfg.log,
-		Personas: cfg.personas, AdminToken: cfg.adminToken, Observer: m,
+		Personas: cfg.personas, AdminToken: cfg.adminToken, Observer: m, DemoInboxURL: inboxPath,
 	})
 	if err == nil {
 		err = gw.SeedCitizens(ctx, cfg.citizens)
@@ -118,7 +118,7 @@ func newApp(ctx context.Context, cfg appConfig) (*app, error) {
 	mux.Handle("GET /readyz", a.ready)
 	mux.Handle("GET /metrics", m.handler())
 	if in := gw.Inbox(); in != nil {
-		mux.Handle("GET "+inboxPath, inboxHandler(in))
+		mux.Handle("GET "+inboxPath, in.Page())
 	}
 	mux.Handle("/", gw)
 	a.handler = instrument(mux, cfg.log, m)

@@ -359,8 +359,9 @@ var (
 	killFormRe   = regexp.MustCompile(`<form method="post" action="([^"]*)"`)
 	killHiddenRe = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
 	killMethodRe = regexp.MustCompile(`<a class="method" id="method-AEAT" href="([^"]+)">`)
-	killSMSRe    = regexp.MustCompile(`Cl@ve PIN: ([A-Z2-7]{3})\. C[^:]*: ([A-Z0-9]{4})`)
-	killCodeRe   = regexp.MustCompile(`<span class="code" id="request-code">([A-Z0-9]{4})</span>`)
+	// The PIN SMS in any of the pages' languages: "Cl@ve PIN: XYZ. <request code>: ABCD."
+	killSMSRe  = regexp.MustCompile(`Cl@ve PIN: ([A-Z2-7]{3})\. [^:]*: ([A-Z0-9]{4})`)
+	killCodeRe = regexp.MustCompile(`<span class="code" id="request-code">([A-Z0-9]{4})</span>`)
 )
 
 func (b *killBrowser) do(ctx context.Context, method, u string, form url.Values) (killPage, error) {
