@@ -3,10 +3,8 @@ package gateway_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,6 +16,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/clave-go/clave/internal/browsertest"
 )
 
 // These tests drive the login as a person would, in a real headless Chromium:
@@ -30,23 +30,8 @@ import (
 const browserGuard = 60 * time.Second
 
 // requireBrowser returns the path of a Chromium-family browser, or skips the
-// test when there is none. CI sets CLAVE_REQUIRE_BROWSER so that a missing
-// browser fails instead of silently skipping the end-to-end coverage.
-func requireBrowser(t *testing.T) string {
-	t.Helper()
-	names := []string{"chromium", "chromium-browser", "google-chrome"}
-	for _, name := range names {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	reason := "no browser in PATH (looked for " + strings.Join(names, ", ") + ")"
-	if os.Getenv("CLAVE_REQUIRE_BROWSER") != "" {
-		t.Fatalf("%s, and CLAVE_REQUIRE_BROWSER is set", reason)
-	}
-	t.Skip(reason + "; set CLAVE_REQUIRE_BROWSER=1 to make this a failure")
-	return ""
-}
+// test when there is none (see browsertest.Require).
+func requireBrowser(t *testing.T) string { return browsertest.Require(t) }
 
 // chrome is the one headless Chromium that the package's browser tests share:
 // starting a browser costs more than any of the tests, so each test opens a
@@ -135,24 +120,7 @@ func newChrome(t *testing.T) context.Context {
 // waitBody waits until the page's visible text contains want, across the
 // navigations that the auto-posted forms cause, and returns the text.
 func waitBody(t *testing.T, ctx context.Context, want string) string {
-	t.Helper()
-	var last string
-	var lastErr error
-	for {
-		// Each attempt is short: a query started on a page that is being
-		// replaced may otherwise wait on a document that never comes back.
-		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		last, lastErr = chromedp.Run(actx, chromedp.Text(chromedp.CSS("body")))
-		cancel()
-		if lastErr == nil && strings.Contains(last, want) {
-			return strings.TrimSpace(last)
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("page never said %q: last text %q, last error %v", want, last, errors.Join(lastErr, ctx.Err()))
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	return browsertest.WaitText(t, ctx, want)
 }
 
 // screenshot saves a PNG of the whole page. The files go to t.TempDir(), or to
