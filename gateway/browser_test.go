@@ -123,10 +123,21 @@ func waitBody(t *testing.T, ctx context.Context, want string) string {
 	return browsertest.WaitText(t, ctx, want)
 }
 
-// screenshot saves a PNG of the whole page. The files go to t.TempDir(), or to
+// screenshot checks the page with axe-core (no serious or critical
+// violation) and saves a PNG of the whole page. The files go to t.TempDir(), or to
 // CLAVE_SCREENSHOT_DIR when set, so that a person can look at them after the
 // run.
 func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	// Every page worth a picture is checked for accessibility too.
+	browsertest.Axe(t, ctx, name)
+	picture(t, ctx, name)
+}
+
+// picture saves a PNG of the whole page without checking it: for a page
+// seen with JavaScript off, where axe-core cannot run (and the page may be
+// refreshing itself).
+func picture(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	require.NoError(t, err)

@@ -139,7 +139,7 @@ func TestMovilBrowser(t *testing.T) {
 		req, err := device.Scan(t.Context(), scanQR(t, ctx))
 		require.NoError(t, err)
 		assert.Equal(t, shown, req.VerificationCode)
-		screenshot(t, ctx, "qr")
+		picture(t, ctx, "qr")
 
 		confirmed := time.Now()
 		require.NoError(t, device.ConfirmCode(t.Context(), req, shown))
