@@ -22,6 +22,10 @@ import (
 
 const flowCookiePrefix = "clave_gw_"
 
+// errUnavailable marks a request the gateway could not check because its
+// storage failed: answered 503, never as the service's mistake.
+var errUnavailable = errors.New("gateway: storage unavailable")
+
 func (g *Gateway) routes() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+saml.ServiceProviderPath, g.handleServiceProvider)
@@ -111,6 +115,11 @@ func (g *Gateway) handleServiceProvider(w http.ResponseWriter, r *http.Request) 
 	}
 	ctx := r.Context()
 	req, relay, err := g.checkRequest(r)
+	if errors.Is(err, errUnavailable) {
+		g.log.ErrorContext(ctx, "gateway: request not checked", "error", err)
+		g.errorPage(w, r, http.StatusServiceUnavailable, "error.unavailable", nil)
+		return
+	}
 	if err != nil {
 		g.log.WarnContext(ctx, "gateway: request refused", "error", err)
 		g.errorPage(w, r, http.StatusBadRequest, "error.request", err)
@@ -209,8 +218,9 @@ func (g *Gateway) checkRequest(r *http.Request) (*samlidp.ReceivedAuthnRequest, 
 	seen, err := g.flows.SeenRequest(r.Context(), req.SPID, req.ID, g.cfg.Now().Add(time.Hour))
 	if err != nil {
 		g.storeError(r.Context(), "flows", err)
+		return nil, "", fmt.Errorf("%w: %w", errUnavailable, err)
 	}
-	if err == nil && seen {
+	if seen {
 		err = fmt.Errorf("request %s was already received", req.ID)
 	}
 	if err != nil {
@@ -475,11 +485,15 @@ func (g *Gateway) answerWith(w http.ResponseWriter, r *http.Request, f *flow.Flo
 		}
 		return nil
 	})
-	if err != nil {
-		if !errors.Is(err, method.ErrNoLogin) && !errors.Is(err, store.ErrNotFound) {
-			g.storeError(ctx, "flows", err)
-		}
+	switch {
+	case errors.Is(err, method.ErrNoLogin), errors.Is(err, store.ErrNotFound):
 		g.errorPage(w, r, http.StatusConflict, "error.flow", nil)
+		return
+	case err != nil:
+		// The storage's failure, never answered as the login's end.
+		g.log.ErrorContext(ctx, "gateway: finishing a login", "flow", f.ID, "error", err)
+		g.storeError(ctx, "flows", err)
+		g.errorPage(w, r, http.StatusServiceUnavailable, "error.unavailable", nil)
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: flowCookiePrefix + f.ID, Path: "/login/" + f.ID, MaxAge: -1, HttpOnly: true})
@@ -545,7 +559,14 @@ func (g *Gateway) handleLogout(w http.ResponseWriter, r *http.Request) {
 		g.errorPage(w, r, http.StatusBadRequest, "error.request", fmt.Errorf("return URL %q is not registered for %s", req.ReturnURL, req.SPID))
 		return
 	}
-	if seen, err := g.flows.SeenRequest(r.Context(), req.SPID, req.ID, g.cfg.Now().Add(time.Hour)); err != nil || seen {
+	seen, err := g.flows.SeenRequest(r.Context(), req.SPID, req.ID, g.cfg.Now().Add(time.Hour))
+	if err != nil {
+		g.log.ErrorContext(r.Context(), "gateway: logout request not checked", "error", err)
+		g.storeError(r.Context(), "flows", err)
+		g.errorPage(w, r, http.StatusServiceUnavailable, "error.unavailable", nil)
+		return
+	}
+	if seen {
 		g.errorPage(w, r, http.StatusBadRequest, "error.request", errors.New("logout request already received"))
 		return
 	}

@@ -66,3 +66,31 @@ func TestPINLimitsAreConfigurable(t *testing.T) {
 	assert.Equal(t, http.StatusTooManyRequests, s2.resp.StatusCode, "a second request from the same client")
 	assert.Contains(t, s2.page, "Demasiados intentos desde esta conexión")
 }
+
+// TestStorageFailureIsNotTheServicesMistake breaks the table of the
+// requests already received: the service's request is answered 503 (try
+// again), not refused as a replay, and once the database is back the same
+// request is accepted.
+func TestStorageFailureIsNotTheServicesMistake(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := gateway.OpenDB(ctx, filepath.Join(t.TempDir(), "gateway.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	w := newWorld(t, func(c *gateway.Config) { c.DB = db }, nil, nil)
+
+	b := newBrowser(t)
+	_, requestPage := b.get(w.agency.srv.URL + "/tramite")
+	_, err = db.ExecContext(ctx, `ALTER TABLE seen_requests RENAME TO seen_requests_away`)
+	require.NoError(t, err)
+	resp, page := b.submit(requestPage, nil)
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	assert.Contains(t, page, "no está disponible en este momento")
+	assert.NotContains(t, page, "already received")
+
+	_, err = db.ExecContext(ctx, `ALTER TABLE seen_requests_away RENAME TO seen_requests`)
+	require.NoError(t, err)
+	resp, page = b.submit(requestPage, nil)
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "the same request, once the database is back: %s", page)
+	assert.Regexp(t, linkRe, page, "the chooser")
+}
