@@ -275,6 +275,7 @@ var causes = func() []struct {
 		reason FailureReason
 	}
 	out := []cause{
+		{ErrReplayCacheFailed, "replay cache failed", http.StatusServiceUnavailable, FailureInternal},
 		{saml.ErrUserCancelled, "saml.ErrUserCancelled", http.StatusUnauthorized, FailureCancelled},
 		{saml.ErrNoAuthnContext, "saml.ErrNoAuthnContext", http.StatusUnauthorized, FailureLoATooLow},
 		{saml.ErrAuthnFailed, "saml.ErrAuthnFailed", http.StatusUnauthorized, FailureNotIdentified},

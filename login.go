@@ -156,7 +156,7 @@ func (c *Client) validate(ctx context.Context, msg []byte, p *PendingLogin) (*Id
 		// Refused, as any doubt is; logged, since the cause is ours (the
 		// cache's store is down or full), not the response's.
 		c.log().ErrorContext(ctx, "clave: replay cache failed; response refused", slog.Any("error", err))
-		return nil, fmt.Errorf("clave: replay cache: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrReplayCacheFailed, err)
 	}
 	if used {
 		c.log().WarnContext(ctx, "clave: replayed assertion refused", slog.String("assertion", a.ID))

@@ -30,6 +30,12 @@ type ReplayCache interface {
 	Use(ctx context.Context, id string, expiry time.Time) (alreadyUsed bool, err error)
 }
 
+// ErrReplayCacheFailed wraps an error of the ReplayCache: the response
+// was refused because whether it was used before could not be known (the
+// cache's store is down, or full). It is the service's failure, not the
+// response's: ACSHandler answers it 503, as an internal error.
+var ErrReplayCacheFailed = errors.New("clave: replay cache failed")
+
 // ErrReplayCacheFull is returned when the in-memory cache is at capacity with
 // live entries; the login is refused rather than risking a replay.
 var ErrReplayCacheFull = errors.New("clave: replay cache full")

@@ -311,18 +311,21 @@ func TestSessionCookieKindsDoNotMix(t *testing.T) {
 }
 
 // TestReplayCacheErrorRefusesLogin: a replay cache that cannot answer
-// refuses the login; it never counts as "not used".
+// refuses the login; it never counts as "not used". It is the service's
+// failure, answered 503, not a response found invalid.
 func TestReplayCacheErrorRefusesLogin(t *testing.T) {
 	g := newStubGateway(t, time.Now)
 	a := newAgency(t, g, time.Now, func(c *clave.Config) { c.ReplayCache = failingReplayCache{} })
 	field, p := gatewayResponse(t, a)
 	id, err := a.client.ValidateResponse(context.Background(), field, p.RelayState, p)
 	assert.ErrorIs(t, err, errStoreDown)
+	assert.ErrorIs(t, err, clave.ErrReplayCacheFailed)
 	assert.Nil(t, id)
 
 	br := newBrowser(t)
 	resp, page := logIn(t, br, a)
-	assert.Equal(t, http.StatusForbidden, resp.StatusCode, page)
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, page)
+	assert.NotContains(t, page, "no es válida", "not the response's fault")
 	assert.Nil(t, sessionCookie(t, br, a))
 }
 
